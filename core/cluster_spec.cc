@@ -1,0 +1,112 @@
+#include "core/cluster_spec.h"
+
+#include "core/error.h"
+#include "core/units.h"
+
+namespace planner {
+
+Json cluster_to_json(const ClusterSpec& c) {
+  const auto& d = c.device;
+  auto link = [](const LinkSpec& l) {
+    return Json{{"name", l.name}, {"bw_GBps", l.bw_Bps / kGB}, {"latency_us", l.latency_s * 1e6},
+                {"efficiency", l.efficiency}};
+  };
+  return Json{
+      {"format", "planner-cluster/1"},
+      {"name", c.name},
+      {"backend", c.backend},
+      {"gpus_per_node", c.gpus_per_node},
+      {"num_nodes", c.num_nodes},
+      {"device",
+       {{"name", d.name},
+        {"kind", d.kind},
+        {"peak_bf16_tflops", d.peak_bf16_flops_per_s / kTera},
+        {"peak_fp32_tflops", d.peak_fp32_flops_per_s / kTera},
+        {"memory_gib", d.memory_bytes / kGiB},
+        {"mem_bw_GBps", d.mem_bw_Bps / kGB},
+        {"compute_units", d.compute_units},
+        {"gemm_tile_m", d.gemm_tile_m},
+        {"gemm_tile_n", d.gemm_tile_n}}},
+      {"efficiency",
+       {{"gemm", c.efficiency.gemm},
+        {"gemm_overhead_us", c.efficiency.gemm_overhead_s * 1e6},
+        {"attention", c.efficiency.attention},
+        {"memory", c.efficiency.memory}}},
+      {"intra_node", link(c.intra_node)},
+      {"inter_node", link(c.inter_node)},
+      {"comm_overlaps_compute", c.comm_overlaps_compute},
+      {"runtime_reserved_gib", c.runtime_reserved_bytes / kGiB},
+      {"allocator_fragmentation", c.allocator_fragmentation},
+  };
+}
+
+static LinkSpec link_from_json(const JsonReader& r) {
+  r.reject_unknown_keys({"name", "bw_GBps", "latency_us", "efficiency"});
+  LinkSpec l;
+  l.name = r.get_string("name", "");
+  l.bw_Bps = gbps_to_Bps(r.get_number("bw_GBps", 0.0));
+  l.latency_s = r.get_number("latency_us", 0.0, true) * 1e-6;
+  l.efficiency = r.get_number("efficiency", 0.0, false, 0.8);
+  if (l.efficiency > 1.0)
+    throw InputError(r.file(), r.field_path("efficiency"), "must be in (0, 1], got " + std::to_string(l.efficiency));
+  return l;
+}
+
+ClusterSpec cluster_from_json(const JsonReader& r) {
+  r.reject_unknown_keys({"format", "name", "backend", "gpus_per_node", "num_nodes", "device", "efficiency",
+                         "intra_node", "inter_node", "comm_overlaps_compute", "runtime_reserved_gib",
+                         "allocator_fragmentation", "source"});
+  if (r.has("format") && r.get_string("format") != "planner-cluster/1")
+    throw InputError(r.file(), "format", "'" + r.get_string("format") + "' is not supported; expected 'planner-cluster/1'");
+  ClusterSpec c;
+  c.name = r.get_string("name", r.file());
+  c.backend = r.get_enum("backend", {"nccl", "gloo"}, "nccl");
+  c.gpus_per_node = r.get_int("gpus_per_node", 1);
+  c.num_nodes = r.get_int("num_nodes", 1, 1);
+  JsonReader d = r.child("device");
+  d.reject_unknown_keys({"name", "kind", "peak_bf16_tflops", "peak_fp32_tflops", "memory_gib", "mem_bw_GBps",
+                         "compute_units", "gemm_tile_m", "gemm_tile_n"});
+  c.device.name = d.get_string("name", "");
+  c.device.kind = d.get_enum("kind", {"gpu", "cpu"}, "gpu");
+  c.device.peak_bf16_flops_per_s = d.get_number("peak_bf16_tflops", 0.0) * kTera;
+  c.device.peak_fp32_flops_per_s = d.get_number("peak_fp32_tflops", 0.0) * kTera;
+  c.device.memory_bytes = gib_to_bytes(d.get_number("memory_gib", 0.0));
+  c.device.mem_bw_Bps = gbps_to_Bps(d.get_number("mem_bw_GBps", 0.0));
+  c.device.compute_units = d.get_int("compute_units", 1, 1);
+  c.device.gemm_tile_m = d.get_int("gemm_tile_m", 1, 128);
+  c.device.gemm_tile_n = d.get_int("gemm_tile_n", 1, 128);
+  if (r.has("efficiency")) {
+    JsonReader e = r.child("efficiency");
+    e.reject_unknown_keys({"gemm", "gemm_overhead_us", "attention", "memory"});
+    auto frac = [&](const char* k, double fb) {
+      double v = e.get_number(k, 0.0, false, fb);
+      if (v > 1.0) throw InputError(e.file(), e.field_path(k), "must be in (0, 1], got " + std::to_string(v));
+      return v;
+    };
+    c.efficiency.gemm = frac("gemm", c.efficiency.gemm);
+    c.efficiency.attention = frac("attention", c.efficiency.attention);
+    c.efficiency.memory = frac("memory", c.efficiency.memory);
+    c.efficiency.gemm_overhead_s = e.get_number("gemm_overhead_us", 0.0, true, c.efficiency.gemm_overhead_s * 1e6) * 1e-6;
+  }
+  c.intra_node = link_from_json(r.child("intra_node"));
+  c.inter_node = link_from_json(r.child("inter_node"));
+  c.comm_overlaps_compute = r.get_bool("comm_overlaps_compute", c.backend == "nccl");
+  c.runtime_reserved_bytes = gib_to_bytes(r.get_number("runtime_reserved_gib", 0.0, true, 0.0));
+  c.allocator_fragmentation = r.get_number("allocator_fragmentation", 0.0, true, 0.0);
+  validate_cluster(c, r.file());
+  return c;
+}
+
+ClusterSpec read_cluster_file(const std::string& path) {
+  Json j = read_json_file(path);
+  return cluster_from_json(JsonReader(j, path));
+}
+
+void validate_cluster(const ClusterSpec& c, const std::string& where) {
+  if (c.runtime_reserved_bytes >= c.device.memory_bytes)
+    throw InputError(where, "runtime_reserved_gib", "is not below device.memory_gib");
+  if (c.gpus_per_node < 1) throw InputError(where, "gpus_per_node", "must be >= 1");
+  if (c.num_nodes < 1) throw InputError(where, "num_nodes", "must be >= 1");
+}
+
+}  // namespace planner

@@ -1,0 +1,63 @@
+// ClusterSpec: the hardware the simulator prices a plan on. Vendor peaks and efficiency factors
+// are separate fields (peaks from datasheets; efficiencies documented in docs/cost-model.md and
+// replaced by `planner calibrate` measurements). Units are in the field names; rates are decimal.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json_io.h"
+
+namespace planner {
+
+struct DeviceSpec {
+  std::string name;                    // "NVIDIA H100 SXM5 80GB"
+  std::string kind = "gpu";            // "gpu" or "cpu" (a CPU rank: one process, some cores)
+  double peak_bf16_flops_per_s = 0;    // dense, no sparsity (datasheet)
+  double peak_fp32_flops_per_s = 0;    // dense fp32 (no TF32) for GPUs; FMA peak for CPUs
+  double memory_bytes = 0;             // capacity visible to the process (nvidia-smi total)
+  double mem_bw_Bps = 0;               // HBM (GPU) or the rank's share of DRAM bandwidth (CPU)
+  int64_t compute_units = 1;           // SMs (GPU) or cores per rank (CPU): wave quantization
+  int64_t gemm_tile_m = 128;           // output tile of the GEMM library (rows)
+  int64_t gemm_tile_n = 128;           // output tile (columns)
+};
+
+struct EfficiencySpec {
+  double gemm = 0.75;            // fraction of peak a large, tile-aligned GEMM reaches
+  double gemm_overhead_s = 5e-6; // fixed time per GEMM call (launch + ramp)
+  double attention = 0.5;        // fraction of peak for the fused attention kernel (fwd and bwd)
+  double memory = 0.8;           // fraction of mem_bw elementwise/optimizer kernels reach
+};
+
+struct LinkSpec {
+  std::string name;          // "NVLink4", "NDR InfiniBand"
+  double bw_Bps = 0;         // per GPU, per direction, vendor figure
+  double latency_s = 0;      // per ring step (alpha)
+  double efficiency = 0.8;   // fraction of bw_Bps a large collective reaches (busbw / link bw)
+  double effective_bw_Bps() const { return bw_Bps * efficiency; }
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::string backend = "nccl";   // "nccl" or "gloo"
+  DeviceSpec device;
+  EfficiencySpec efficiency;
+  int64_t gpus_per_node = 8;       // ranks per node
+  int64_t num_nodes = 1;
+  LinkSpec intra_node;             // inside a node (NVLink, PCIe, shared memory)
+  LinkSpec inter_node;             // across nodes, per GPU (node NIC bandwidth / GPUs per node)
+  bool comm_overlaps_compute = true;   // GPUs: separate comm stream. CPU/Gloo: shares the cores
+  double runtime_reserved_bytes = 0;   // CUDA context, NCCL and cuBLAS workspaces (not tensors)
+  double allocator_fragmentation = 0;  // caching allocator: reserved ~= allocated * (1 + this)
+
+  int64_t world() const { return gpus_per_node * num_nodes; }
+};
+
+// Cluster JSON (docs/formats.md): vendor-friendly units in the field names
+// (peak_bf16_tflops, memory_gib, mem_bw_GBps, bw_GBps, latency_us).
+Json cluster_to_json(const ClusterSpec& c);
+ClusterSpec cluster_from_json(const JsonReader& r);
+ClusterSpec read_cluster_file(const std::string& path);
+void validate_cluster(const ClusterSpec& c, const std::string& where);
+
+}  // namespace planner

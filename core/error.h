@@ -1,0 +1,45 @@
+// Errors split by audience (see docs/formats.md, "Errors").
+//  - InputError: the user's mistake. Names where (file or flag), the field, the value and what is
+//    allowed. The CLI prints it and exits 2.
+//  - InternalError: a broken invariant (a bug). Carries file:line. The CLI exits 70 (EX_SOFTWARE).
+#pragma once
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace planner {
+
+class InputError : public std::runtime_error {
+ public:
+  // where: a file path or "--flag"; field: the JSON field / option ("" if not applicable).
+  InputError(const std::string& where, const std::string& field, const std::string& message)
+      : std::runtime_error(format(where, field, message)) {}
+  explicit InputError(const std::string& message) : std::runtime_error(message) {}
+
+ private:
+  static std::string format(const std::string& where, const std::string& field,
+                            const std::string& message) {
+    std::string out = where;
+    if (!field.empty()) out += (out.empty() ? "" : ": ") + std::string("field '") + field + "'";
+    if (!out.empty()) out += ": ";
+    return out + message;
+  }
+};
+
+class InternalError : public std::logic_error {
+ public:
+  InternalError(const char* file, int line, const std::string& message)
+      : std::logic_error(std::string("internal error at ") + file + ":" + std::to_string(line) +
+                         ": " + message) {}
+};
+
+}  // namespace planner
+
+#define PLANNER_CHECK(cond, msg)                                         \
+  do {                                                                   \
+    if (!(cond)) {                                                       \
+      std::ostringstream planner_check_os_;                              \
+      planner_check_os_ << "check failed: " #cond ": " << msg;           \
+      throw ::planner::InternalError(__FILE__, __LINE__, planner_check_os_.str()); \
+    }                                                                    \
+  } while (0)

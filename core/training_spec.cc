@@ -1,0 +1,99 @@
+#include "core/training_spec.h"
+
+#include "core/error.h"
+
+namespace planner {
+
+const std::vector<std::string>& precision_names() {
+  static const std::vector<std::string> v{"bf16-mixed", "bf16", "fp32"};
+  return v;
+}
+const std::vector<std::string>& ac_names() {
+  static const std::vector<std::string> v{"none", "selective", "full"};
+  return v;
+}
+const std::vector<std::string>& grad_sync_names() {
+  static const std::vector<std::string> v{"every", "last"};
+  return v;
+}
+
+std::string to_string(Precision p) { return precision_names()[static_cast<int>(p)]; }
+std::string to_string(ActivationCheckpointing a) { return ac_names()[static_cast<int>(a)]; }
+std::string to_string(GradSync g) { return grad_sync_names()[static_cast<int>(g)]; }
+
+template <typename E>
+static E pick(const std::string& s, const std::vector<std::string>& names, const std::string& where,
+              const std::string& field) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == s) return static_cast<E>(i);
+  std::string allowed;
+  for (const auto& n : names) allowed += (allowed.empty() ? "'" : ", '") + n + "'";
+  throw InputError(where, field, "value '" + s + "' is not allowed; allowed: " + allowed);
+}
+
+Precision precision_from_string(const std::string& s, const std::string& w, const std::string& f) {
+  return pick<Precision>(s, precision_names(), w, f);
+}
+ActivationCheckpointing ac_from_string(const std::string& s, const std::string& w, const std::string& f) {
+  return pick<ActivationCheckpointing>(s, ac_names(), w, f);
+}
+GradSync grad_sync_from_string(const std::string& s, const std::string& w, const std::string& f) {
+  return pick<GradSync>(s, grad_sync_names(), w, f);
+}
+
+PrecisionBytes precision_bytes(Precision p) {
+  switch (p) {
+    case Precision::bf16_mixed: return {4, 4, 4, 2, 4};
+    case Precision::bf16: return {2, 2, 2, 2, 2};
+    case Precision::fp32: return {4, 4, 4, 4, 4};
+  }
+  PLANNER_CHECK(false, "unknown precision");
+}
+
+Json training_to_json(const TrainingSpec& t) {
+  return Json{{"seq_len", t.seq_len}, {"global_batch", t.global_batch}, {"precision", to_string(t.precision)}};
+}
+
+TrainingSpec training_from_json(const JsonReader& r) {
+  r.reject_unknown_keys({"seq_len", "global_batch", "precision"});
+  TrainingSpec t;
+  t.seq_len = r.get_int("seq_len", 1);
+  t.global_batch = r.get_int("global_batch", 1);
+  t.precision = precision_from_string(r.get_enum("precision", precision_names(), "bf16-mixed"), r.file(),
+                                      r.field_path("precision"));
+  return t;
+}
+
+Json plan_to_json(const Plan& p) {
+  return Json{{"dp", p.dp},
+              {"tp", p.tp},
+              {"micro_batch", p.micro_batch},
+              {"activation_checkpointing", to_string(p.ac)},
+              {"sequence_parallel", p.sequence_parallel},
+              {"reshard_after_forward", p.reshard_after_forward},
+              {"grad_sync", to_string(p.grad_sync)}};
+}
+
+Plan plan_from_json(const JsonReader& r) {
+  r.reject_unknown_keys({"dp", "tp", "micro_batch", "activation_checkpointing", "sequence_parallel",
+                         "reshard_after_forward", "grad_sync"});
+  Plan p;
+  p.dp = r.get_int("dp", 1);
+  p.tp = r.get_int("tp", 1);
+  p.micro_batch = r.get_int("micro_batch", 1, 1);
+  p.ac = ac_from_string(r.get_enum("activation_checkpointing", ac_names(), "none"), r.file(),
+                        r.field_path("activation_checkpointing"));
+  p.sequence_parallel = r.get_bool("sequence_parallel", false);
+  p.reshard_after_forward = r.get_bool("reshard_after_forward", true);
+  p.grad_sync = grad_sync_from_string(r.get_enum("grad_sync", grad_sync_names(), "every"), r.file(),
+                                      r.field_path("grad_sync"));
+  return p;
+}
+
+std::string plan_label(const Plan& p) {
+  return "dp=" + std::to_string(p.dp) + " tp=" + std::to_string(p.tp) + " mb=" + std::to_string(p.micro_batch) +
+         " ac=" + to_string(p.ac) + " sp=" + (p.sequence_parallel ? "on" : "off") +
+         " reshard=" + (p.reshard_after_forward ? "on" : "off") + " sync=" + to_string(p.grad_sync);
+}
+
+}  // namespace planner

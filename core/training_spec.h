@@ -1,0 +1,77 @@
+// What the user trains with (TrainingSpec) and how one candidate splits it (Plan).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json_io.h"
+
+namespace planner {
+
+enum class Precision {
+  bf16_mixed,  // FSDP2 MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32): fp32 master
+               // params, grads and AdamW states; bf16 compute and all-gather; fp32 reduce-scatter
+  bf16,        // everything bf16: params, grads, AdamW states, collectives
+  fp32,        // everything fp32
+};
+
+enum class ActivationCheckpointing {
+  none,       // every op's saved tensors kept for backward
+  selective,  // matmul and attention outputs kept, norms and elementwise ops recomputed
+  full,       // only each block's input kept, the block recomputed in backward
+};
+
+enum class GradSync {
+  every_micro_batch,  // reduce-scatter after every micro-batch's backward
+  last_micro_batch,   // no_sync for all but the last: unsharded grads stay allocated in between
+};
+
+struct TrainingSpec {
+  int64_t seq_len = 2048;       // tokens per sequence (feedforward: rows per sample, usually 1)
+  int64_t global_batch = 512;   // sequences per optimizer step, across all dp ranks
+  Precision precision = Precision::bf16_mixed;
+};
+
+// One candidate: the 2D split and the knobs. Ranks are laid out as (dp, tp) with TP groups of
+// consecutive ranks (Lightning's ModelParallelStrategy).
+struct Plan {
+  int64_t dp = 1;
+  int64_t tp = 1;
+  int64_t micro_batch = 1;  // sequences per dp rank per forward/backward
+  ActivationCheckpointing ac = ActivationCheckpointing::none;
+  bool sequence_parallel = false;
+  bool reshard_after_forward = true;
+  GradSync grad_sync = GradSync::every_micro_batch;
+
+  int64_t world() const { return dp * tp; }
+  // gradient accumulation steps = global / (dp * micro_batch)
+  int64_t grad_accum(const TrainingSpec& t) const { return t.global_batch / (dp * micro_batch); }
+};
+
+std::string to_string(Precision p);
+std::string to_string(ActivationCheckpointing a);
+std::string to_string(GradSync g);
+const std::vector<std::string>& precision_names();
+const std::vector<std::string>& ac_names();
+const std::vector<std::string>& grad_sync_names();
+Precision precision_from_string(const std::string& s, const std::string& where, const std::string& field);
+ActivationCheckpointing ac_from_string(const std::string& s, const std::string& where, const std::string& field);
+GradSync grad_sync_from_string(const std::string& s, const std::string& where, const std::string& field);
+
+// Bytes per element of each tensor class under a precision policy.
+struct PrecisionBytes {
+  int master_param;   // sharded parameter kept by the optimizer
+  int grad;           // sharded gradient after reduce-scatter
+  int optimizer_state;  // each of AdamW's exp_avg and exp_avg_sq
+  int compute;        // all-gathered params, activations, unsharded grads
+  int reduce;         // reduce-scatter payload
+};
+PrecisionBytes precision_bytes(Precision p);
+
+Json training_to_json(const TrainingSpec& t);
+TrainingSpec training_from_json(const JsonReader& r);
+Json plan_to_json(const Plan& p);
+Plan plan_from_json(const JsonReader& r);
+std::string plan_label(const Plan& p);  // "dp=2 tp=2 mb=1 ac=none sp=off reshard=on sync=every"
+
+}  // namespace planner

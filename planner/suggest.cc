@@ -1,0 +1,131 @@
+#include "planner/suggest.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "core/error.h"
+
+namespace planner {
+
+namespace {
+
+SizePoint evaluate_size(const ModelSpec& model, const TrainingSpec& training, const ClusterSpec& node,
+                        const SearchSpace& space, const SuggestGoal& goal, int64_t nodes, int64_t* evaluated) {
+  ClusterSpec c = node;
+  c.num_nodes = nodes;
+  SizePoint pt;
+  pt.nodes = nodes;
+  pt.gpus = c.world();
+  Simulator sim(model, training, c);
+  pt.best = best_plan(sim, space, evaluated);
+  if (!pt.best) {
+    // Say why: the nearest candidate of a full search at this size.
+    PlanSearchResult r = search_plans(sim, space, 1);
+    *evaluated += r.evaluated;
+    const Candidate* nearest = nullptr;
+    for (const auto& s : r.splits)
+      if (s.closest && (!nearest || (s.closest->limit == Limit::memory &&
+                                     (nearest->limit != Limit::memory ||
+                                      s.closest->memory_excess_bytes < nearest->memory_excess_bytes))))
+        nearest = &*s.closest;
+    pt.why_none = nearest ? plan_label(nearest->plan) + ": " + nearest->reason : "no candidate";
+    return pt;
+  }
+  const double tps = pt.best->prediction.throughput.tokens_per_s;
+  pt.days = goal.token_budget / tps / 86400.0;
+  pt.gpu_hours = pt.days * 24.0 * static_cast<double>(pt.gpus);
+  pt.cost = pt.gpu_hours * goal.price_per_gpu_hour;
+  pt.meets_deadline = goal.deadline_days <= 0 || pt.days <= goal.deadline_days;
+  return pt;
+}
+
+}  // namespace
+
+SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& training, const ClusterSpec& node,
+                              const SearchSpace& space, const SuggestGoal& goal) {
+  PLANNER_CHECK(goal.token_budget > 0, "token_budget=" << goal.token_budget);
+  const int64_t gpn = node.gpus_per_node;
+  int64_t min_nodes = std::max<int64_t>(1, (goal.min_gpus + gpn - 1) / gpn);
+  int64_t max_nodes = std::max<int64_t>(min_nodes, goal.max_gpus / gpn);
+  if (goal.max_nodes > 0) max_nodes = std::min(max_nodes, goal.max_nodes);
+  if (min_nodes > max_nodes) min_nodes = max_nodes;
+
+  std::vector<int64_t> grid;
+  for (int64_t p = 1; p <= max_nodes; p *= 2) {
+    for (int64_t n : {p, p + p / 2})
+      if (n >= min_nodes && n <= max_nodes && (grid.empty() || grid.back() != n)) grid.push_back(n);
+  }
+  if (grid.empty() || grid.front() != min_nodes) grid.insert(grid.begin(), min_nodes);
+  if (grid.back() != max_nodes) grid.push_back(max_nodes);
+  std::sort(grid.begin(), grid.end());
+  grid.erase(std::unique(grid.begin(), grid.end()), grid.end());
+
+  SuggestResult r;
+  std::map<int64_t, SizePoint> points;
+  for (int64_t n : grid) points[n] = evaluate_size(model, training, node, space, goal, n, &r.evaluated);
+
+  // Refine: every node count between the largest grid size that misses the deadline and the
+  // smallest that meets it (bounded: at most 64 extra sizes, evenly spaced).
+  if (goal.deadline_days > 0) {
+    int64_t lo = 0, hi = 0;
+    for (const auto& [n, pt] : points) {
+      if (pt.best && pt.meets_deadline) {
+        hi = n;
+        break;
+      }
+      lo = n;
+    }
+    if (hi > 0 && lo > 0 && hi - lo > 1) {
+      const int64_t step = std::max<int64_t>(1, (hi - lo - 1) / 64);
+      for (int64_t n = lo + 1; n < hi; n += step)
+        points[n] = evaluate_size(model, training, node, space, goal, n, &r.evaluated);
+    }
+  }
+
+  double base_per_gpu = 0;
+  for (auto& [n, pt] : points) {
+    if (pt.best && base_per_gpu == 0) base_per_gpu = pt.best->prediction.throughput.tokens_per_s_per_gpu;
+    if (pt.best) pt.scaling_efficiency = pt.best->prediction.throughput.tokens_per_s_per_gpu / base_per_gpu;
+    r.sweep.push_back(std::move(pt));
+  }
+
+  // Recommendation.
+  const bool by_cost = goal.minimize_cost && goal.price_per_gpu_hour > 0;
+  for (size_t i = 0; i < r.sweep.size(); ++i) {
+    const SizePoint& p = r.sweep[i];
+    if (!p.best || !p.meets_deadline) continue;
+    if (!r.recommended) {
+      r.recommended = i;
+      if (!by_cost) break;
+    } else if (p.cost < r.sweep[*r.recommended].cost) {
+      r.recommended = i;
+    }
+  }
+  char buf[512];
+  if (r.recommended) {
+    const SizePoint& p = r.sweep[*r.recommended];
+    std::snprintf(buf, sizeof buf, "%s: %lld nodes (%lld GPUs), %s, %.1f days, %.0f GPU-hours%s",
+                  by_cost ? "cheapest cluster that meets the goal" : "smallest cluster that meets the goal",
+                  (long long)p.nodes, (long long)p.gpus, plan_label(p.best->plan).c_str(), p.days, p.gpu_hours,
+                  goal.price_per_gpu_hour > 0 ? (", cost " + std::to_string(static_cast<long long>(std::llround(p.cost)))).c_str() : "");
+    r.verdict = buf;
+  } else {
+    const SizePoint* fastest = nullptr;
+    for (const auto& p : r.sweep)
+      if (p.best && (!fastest || p.days < fastest->days)) fastest = &p;
+    if (fastest) {
+      std::snprintf(buf, sizeof buf,
+                    "no size up to %lld nodes meets the deadline of %.1f days; the fastest, %lld nodes, needs %.1f days",
+                    (long long)max_nodes, goal.deadline_days, (long long)fastest->nodes, fastest->days);
+    } else {
+      std::snprintf(buf, sizeof buf, "no size from %lld to %lld nodes can train this model: %s", (long long)min_nodes,
+                    (long long)max_nodes, r.sweep.empty() ? "" : r.sweep.back().why_none.c_str());
+    }
+    r.verdict = buf;
+  }
+  return r;
+}
+
+}  // namespace planner

@@ -1,0 +1,40 @@
+// One cost function per collective (alpha-beta, ring algorithms). Derivations and sources are in
+// docs/cost-model.md, "Collectives"; bus-bandwidth factors as nccl-tests defines them
+// (nccl-tests doc/PERFORMANCE.md): all_gather and reduce_scatter (n-1)/n, all_reduce 2(n-1)/n.
+// `link` is the link a group's ring crosses (group_link); its effective bandwidth is per GPU, per
+// direction.
+#pragma once
+#include <cstdint>
+
+#include "core/cluster_spec.h"
+
+namespace planner {
+
+// The link a group's collectives cross. Group members are ranks base + i * stride (i < size):
+// TP groups are consecutive ranks (stride 1), DP groups stride tp (Lightning's mesh layout).
+// Inside one node: cluster.intra_node. Spanning nodes: cluster.inter_node, whose bandwidth is the
+// per-GPU share of the node's NICs (all ranks of a node run their DP collectives at once).
+const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride);
+bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride);
+
+// Ring all_gather: every rank ends with output_bytes; n-1 steps each sending output_bytes/n.
+//   t = (n-1) * alpha + (n-1)/n * output_bytes / B
+double all_gather_seconds(int64_t n, double output_bytes, const LinkSpec& link);
+// Ring reduce_scatter: every rank starts with input_bytes, ends with input_bytes/n.
+//   t = (n-1) * alpha + (n-1)/n * input_bytes / B
+double reduce_scatter_seconds(int64_t n, double input_bytes, const LinkSpec& link);
+// Ring all_reduce = reduce_scatter + all_gather:
+//   t = 2(n-1) * alpha + 2(n-1)/n * bytes / B
+double all_reduce_seconds(int64_t n, double bytes, const LinkSpec& link);
+// Pairwise all_to_all with equal splits: each rank sends (n-1)/n of its input.
+//   t = (n-1) * alpha + (n-1)/n * input_bytes / B
+double all_to_all_seconds(int64_t n, double input_bytes, const LinkSpec& link);
+// Gloo has no reduce_scatter: the executor runs all_to_all (same traffic as a ring
+// reduce_scatter) and then sums the n received chunks locally (memory bound: reads input_bytes,
+// writes input_bytes/n at mem_bw_Bps).
+double gloo_reduce_scatter_seconds(int64_t n, double input_bytes, const LinkSpec& link, double mem_bw_Bps);
+
+// The reduce_scatter the cluster's backend actually runs (NCCL ring, or Gloo's emulation).
+double backend_reduce_scatter_seconds(const ClusterSpec& c, int64_t n, double input_bytes, const LinkSpec& link);
+
+}  // namespace planner

@@ -1,0 +1,648 @@
+#include "simulator/simulator.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+
+#include "core/error.h"
+#include "core/units.h"
+#include "simulator/collectives.h"
+#include "simulator/compute.h"
+
+namespace planner {
+
+std::string to_string(Limit l) {
+  switch (l) {
+    case Limit::none: return "none";
+    case Limit::tp_divisibility: return "tp_divisibility";
+    case Limit::sp_divisibility: return "sp_divisibility";
+    case Limit::batch_divisibility: return "batch_divisibility";
+    case Limit::world_size: return "world_size";
+    case Limit::memory: return "memory";
+    case Limit::backend: return "backend";
+  }
+  return "?";
+}
+
+Simulator::Simulator(ModelSpec model, TrainingSpec training, ClusterSpec cluster)
+    : model_(std::move(model)),
+      training_(training),
+      cluster_(std::move(cluster)),
+      tp_plan_(default_tp_plan(model_.kind)),
+      kernels_(cluster_.device.kind == "cpu" ? KernelFlavor::composed : KernelFlavor::fused) {
+  validate_model(model_, model_.name);
+  PLANNER_CHECK(training_.seq_len >= 1 && training_.global_batch >= 1, "bad training spec");
+}
+
+double Simulator::model_flops_per_token() const {
+  const double n = static_cast<double>(matmul_parameter_count(model_));
+  double attn = 0;
+  if (model_.kind == ModelKind::llama)
+    attn = 12.0 * model_.n_layers * static_cast<double>(model_.q_dim()) * static_cast<double>(training_.seq_len);
+  return 6.0 * n + attn;
+}
+
+const Simulator::TpShapes& Simulator::shapes(int64_t tp) const {
+  for (const auto& e : shape_cache_)
+    if (e.first == tp) return e.second;
+  TpShapes s;
+  if (model_.kind == ModelKind::llama) {
+    if (model_.n_heads % tp != 0) {
+      s.ok = false;
+      s.why = "tp(" + std::to_string(tp) + ") does not divide num_attention_heads (" + std::to_string(model_.n_heads) + ")";
+    } else if (model_.n_kv_heads % tp != 0) {
+      s.ok = false;
+      s.why = "tp(" + std::to_string(tp) + ") does not divide num_key_value_heads (" + std::to_string(model_.n_kv_heads) + ")";
+    }
+  }
+  for (const auto& t : parameter_tensors(model_)) {
+    LocalShape ls;
+    std::string why;
+    if (!tp_local_shape(t, tp_style_for(tp_plan_, t.module), tp, &ls, &why)) {
+      if (s.ok) {
+        s.ok = false;
+        s.why = why;
+      }
+      ls = {t.rows, t.cols};
+    }
+    s.tensors.push_back({ls.rows, ls.cols, t.count, t.per_layer});
+    const double numel = static_cast<double>(ls.rows) * static_cast<double>(ls.cols);
+    if (t.per_layer)
+      s.block_local_numel += numel;
+    else
+      s.root_local_numel += numel;
+  }
+  shape_cache_.emplace_back(tp, std::move(s));
+  return shape_cache_.back().second;
+}
+
+namespace {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Saved-for-backward tensors of one block, bytes per token of the micro-batch (docs/cost-model.md,
+// "Activations"). `selective_keep`: kept under selective checkpointing (matmul and attention
+// outputs, and the residual stream needed to recompute the norms).
+struct ActItem {
+  const char* name;
+  double bytes_per_token;
+  bool selective_keep;
+};
+constexpr int kMaxActItems = 20;
+struct ActTable {
+  std::array<ActItem, kMaxActItems> items;
+  int n = 0;
+  void add(const char* name, double b, bool sel) { items[n++] = {name, b, sel}; }
+};
+
+struct Dims {
+  double c;      // bytes per element of compute (activations, gathered params)
+  double h, q, kv, f, heads;  // per rank after TP
+  double hs;     // residual-stream width per token on this rank: h / tp under SP, else h
+  double s;      // sequence length
+  bool sp;
+};
+
+ActTable block_activations(const ModelSpec& m, const Dims& d, KernelFlavor k) {
+  ActTable t;
+  const double c = d.c;
+  const double sp_div = d.h / d.hs;  // tp under SP, else 1
+  if (m.kind == ModelKind::feedforward) {
+    t.add("x (w1/w3 input)", c * d.h, true);
+    t.add("w1 out (silu input)", c * d.f, true);
+    t.add("w3 out", c * d.f, true);
+    t.add("silu out", c * d.f, false);
+    t.add("silu*w3 (w2 input)", c * d.f, false);
+    return t;
+  }
+  const bool fused = k == KernelFlavor::fused;
+  t.add("attention_norm input (residual)", c * d.hs, true);
+  t.add("attention_norm rstd", 4.0 / sp_div, true);
+  if (!fused) t.add("attention_norm x*rstd (composed norm)", c * d.hs, false);
+  t.add(d.sp ? "wq/wk/wv input (norm out, all-gathered)" : "wq/wk/wv input (norm out)", c * d.h, false);
+  t.add("q (rotated)", c * d.q, true);
+  // The composed attention expands GQA's k/v to every head before the matmuls.
+  t.add(fused ? "k (rotated)" : "k (rotated, expanded to all heads)", c * (fused ? d.kv : d.q), true);
+  t.add(fused ? "v" : "v (expanded to all heads)", c * (fused ? d.kv : d.q), true);
+  if (fused) {
+    t.add("attention logsumexp", 4.0 * d.heads, true);
+  } else {
+    t.add("attention probabilities (softmax out)", c * d.heads * d.s, true);
+  }
+  t.add("attention out (wo input)", c * d.q, true);
+  t.add("ffn_norm input (residual)", c * d.hs, true);
+  t.add("ffn_norm rstd", 4.0 / sp_div, true);
+  if (!fused) t.add("ffn_norm x*rstd (composed norm)", c * d.hs, false);
+  t.add(d.sp ? "w1/w3 input (norm out, all-gathered)" : "w1/w3 input (norm out)", c * d.h, false);
+  t.add("w1 out (silu input)", c * d.f, true);
+  t.add("w3 out", c * d.f, true);
+  t.add("silu out", c * d.f, false);
+  t.add("silu*w3 (w2 input)", c * d.f, false);
+  return t;
+}
+
+// Per micro-batch, per rank.
+struct UnitTimes {
+  double fwd_s = 0, bwd_s = 0, recompute_s = 0;  // compute math (TP comm excluded)
+  double fwd_tp_s = 0, bwd_tp_s = 0, recompute_tp_s = 0;
+};
+
+struct StepTimes {
+  double step_s = 0, fwd_s = 0, bwd_s = 0, recompute_s = 0, tp_s = 0, ag_s = 0, rs_s = 0, exposed_s = 0;
+};
+
+// The comm stream: one queue, collectives in issue order (docs/cost-model.md, "Timeline").
+struct CommStream {
+  double free_at = 0;
+  double issue(double ready_s, double duration_s) {
+    const double start = std::max(free_at, ready_s);
+    free_at = start + duration_s;
+    return free_at;
+  }
+};
+
+}  // namespace
+
+Candidate Simulator::evaluate(const Plan& plan) const { return evaluate_impl(plan, nullptr); }
+
+Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* trace) const {
+  Candidate cand;
+  cand.plan = plan;
+  const int64_t dp = plan.dp, tp = plan.tp;
+  PLANNER_CHECK(dp >= 1 && tp >= 1 && plan.micro_batch >= 1, plan_label(plan));
+  char buf[512];
+
+  if (dp * tp != cluster_.world()) {
+    cand.limit = Limit::world_size;
+    std::snprintf(buf, sizeof buf, "dp(%lld) * tp(%lld) = %lld != world size %lld", (long long)dp, (long long)tp,
+                  (long long)(dp * tp), (long long)cluster_.world());
+    cand.reason = buf;
+    return cand;
+  }
+  if (cluster_.backend == "gloo" && training_.precision != Precision::fp32) {
+    cand.limit = Limit::backend;
+    cand.reason = "the Gloo backend has no bfloat16: precision must be fp32 (got " + to_string(training_.precision) + ")";
+    return cand;
+  }
+  const TpShapes& sh = shapes(tp);
+  if (!sh.ok) {
+    cand.limit = Limit::tp_divisibility;
+    cand.reason = sh.why;
+    return cand;
+  }
+  const int64_t s = training_.seq_len;
+  if (plan.sequence_parallel && s % tp != 0) {
+    cand.limit = Limit::sp_divisibility;
+    std::snprintf(buf, sizeof buf, "sequence parallel: tp(%lld) does not divide seq_len (%lld)", (long long)tp, (long long)s);
+    cand.reason = buf;
+    return cand;
+  }
+  if (training_.global_batch % (dp * plan.micro_batch) != 0) {
+    cand.limit = Limit::batch_divisibility;
+    std::snprintf(buf, sizeof buf, "global_batch %lld is not divisible by dp(%lld) * micro_batch(%lld) = %lld",
+                  (long long)training_.global_batch, (long long)dp, (long long)plan.micro_batch,
+                  (long long)(dp * plan.micro_batch));
+    cand.reason = buf;
+    return cand;
+  }
+
+  const ClusterSpec& cl = cluster_;
+  const PrecisionBytes pb = precision_bytes(training_.precision);
+  const int cb = pb.compute;
+  const double c = cb;
+  const bool llama = model_.kind == ModelKind::llama;
+  const int64_t L = model_.n_layers;
+  const int64_t T = plan.micro_batch * s;  // tokens per micro-batch on this rank
+  const double Td = static_cast<double>(T);
+  const int64_t ga = plan.grad_accum(training_);
+  const bool sp = plan.sequence_parallel && tp > 1;
+
+  Dims d;
+  d.c = c;
+  d.h = static_cast<double>(model_.dim);
+  d.q = llama ? static_cast<double>(model_.q_dim()) / tp : 0;
+  d.kv = llama ? static_cast<double>(model_.kv_dim()) / tp : 0;
+  d.f = static_cast<double>(model_.ffn_hidden) / tp;
+  d.heads = llama ? static_cast<double>(model_.n_heads) / tp : 0;
+  d.hs = sp ? d.h / tp : d.h;
+  d.s = static_cast<double>(s);
+  d.sp = sp;
+
+  // ---------------- FSDP shard sizes ----------------
+  double shard_numel = 0, block_shard_numel = 0, root_shard_numel = 0;
+  for (const auto& t : sh.tensors) {
+    const double n = static_cast<double>(ceil_div(t.local_rows, dp) * t.local_cols);
+    shard_numel += n * t.count;
+    if (t.per_layer)
+      block_shard_numel += n;
+    else
+      root_shard_numel += n;
+  }
+  const double block_unit_numel = block_shard_numel * dp;  // gathered (padded) size of one unit
+  const double root_unit_numel = root_shard_numel * dp;
+  const bool has_root = root_unit_numel > 0;
+
+  // ---------------- Memory (docs/cost-model.md, "Memory") ----------------
+  MemoryBreakdown& mem = cand.prediction.memory;
+  mem.master_params_bytes = shard_numel * pb.master_param;
+  mem.grads_bytes = shard_numel * pb.grad;
+  mem.optimizer_bytes = 2.0 * shard_numel * pb.optimizer_state;
+  const double block_bytes_c = block_unit_numel * c;
+  const double root_bytes_c = root_unit_numel * c;
+  const double blocks_alive = plan.reshard_after_forward ? static_cast<double>(std::min<int64_t>(L, 2)) : static_cast<double>(L);
+  mem.gathered_params_bytes = root_bytes_c + blocks_alive * block_bytes_c;
+  const bool accumulate_unsharded = plan.grad_sync == GradSync::last_micro_batch && ga > 1;
+  if (accumulate_unsharded)
+    mem.unsharded_grads_bytes = (L * block_unit_numel + root_unit_numel) * pb.reduce + block_bytes_c;
+  else
+    mem.unsharded_grads_bytes = root_bytes_c + block_bytes_c;
+  const bool staged_reduce = training_.precision == Precision::bf16_mixed || cl.backend == "gloo";
+  mem.comm_buffers_bytes = staged_reduce ? block_unit_numel * pb.reduce : 0.0;
+
+  const ActTable acts = block_activations(model_, d, kernels_);
+  double kept_per_token = 0, all_per_token = 0, recomputed_per_token = 0;
+  for (int i = 0; i < acts.n; ++i) {
+    const auto& it = acts.items[i];
+    all_per_token += it.bytes_per_token;
+    const bool kept = plan.ac == ActivationCheckpointing::none ||
+                      (plan.ac == ActivationCheckpointing::selective && it.selective_keep) ||
+                      (plan.ac == ActivationCheckpointing::full && i == 0);
+    if (kept)
+      kept_per_token += it.bytes_per_token;
+    else
+      recomputed_per_token += it.bytes_per_token;
+  }
+  // Backward of one block holds its recomputed tensors on top of everything kept.
+  mem.activations_bytes = Td * (L * kept_per_token + recomputed_per_token);
+  if (llama) {
+    const double v = static_cast<double>(model_.vocab_size) / tp;
+    const double logit_bytes = c + (cb < 4 ? 4.0 : 0.0) + 4.0 + 4.0;  // logits, fp32 copy, softmax, grad
+    const double norm_saved = kernels_ == KernelFlavor::fused ? c * d.hs + 4.0 / (d.h / d.hs) : 2.0 * c * d.hs + 4.0;
+    mem.logits_bytes = Td * (v * logit_bytes + norm_saved + c * d.h);
+  } else {
+    mem.logits_bytes = Td * 3.0 * c * d.h;  // output, target, (output - target) saved by the MSE loss
+  }
+  mem.peak_allocated_bytes = mem.master_params_bytes + mem.grads_bytes + mem.optimizer_bytes +
+                             mem.gathered_params_bytes + mem.unsharded_grads_bytes + mem.activations_bytes +
+                             mem.logits_bytes + mem.comm_buffers_bytes;
+  mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
+  mem.runtime_reserved_bytes = cl.runtime_reserved_bytes;
+  mem.capacity_bytes = cl.device.memory_bytes;
+
+  // ---------------- Per-unit compute and TP comm ----------------
+  const LinkSpec& tp_link = group_link(cl, tp, 1);
+  const LinkSpec& dp_link = group_link(cl, dp, tp);
+  const double act_bytes = Td * c * d.h;  // one residual-stream tensor of the micro-batch
+  auto tp_all_reduce = [&](double bytes) { return all_reduce_seconds(tp, bytes, tp_link); };
+  auto tp_all_gather = [&](double bytes) { return all_gather_seconds(tp, bytes, tp_link); };
+  auto tp_reduce_scatter = [&](double bytes) { return backend_reduce_scatter_seconds(cl, tp, bytes, tp_link); };
+
+  UnitTimes blk;
+  const int64_t h = model_.dim;
+  const int64_t fl = model_.ffn_hidden / tp;
+  const double norm_bytes = (kernels_ == KernelFlavor::fused ? 2.0 : 8.0) * c * d.hs * Td;
+  if (llama) {
+    const int64_t ql = model_.q_dim() / tp, kvl = model_.kv_dim() / tp;
+    const int64_t outs[7] = {ql, kvl, kvl, h, fl, fl, h};
+    const int64_t ins[7] = {h, h, h, ql, h, h, fl};
+    for (int i = 0; i < 7; ++i) {
+      blk.fwd_s += linear_forward_seconds(cl, T, outs[i], ins[i], cb);
+      blk.bwd_s += linear_backward_seconds(cl, T, outs[i], ins[i], cb, true);
+    }
+    // Attention core: 4 s (q_dim/tp) FLOPs per token forward, non-causal; flash skips the masked
+    // half and its backward costs 2.5x forward; the composed version computes the full square.
+    const double attn_fwd_flops = 4.0 * Td * d.s * d.q;
+    if (kernels_ == KernelFlavor::fused) {
+      blk.fwd_s += attention_seconds(cl, 0.5 * attn_fwd_flops, cb);
+      blk.bwd_s += attention_seconds(cl, 1.25 * attn_fwd_flops, cb);
+    } else {
+      const double scores = Td * d.s * d.heads;  // elements of the score matrix
+      blk.fwd_s += attention_seconds(cl, attn_fwd_flops, cb) + memory_bound_seconds(cl, 4.0 * c * scores);
+      blk.bwd_s += attention_seconds(cl, 2.0 * attn_fwd_flops, cb) + memory_bound_seconds(cl, 4.0 * c * scores);
+    }
+    // Elementwise: 2 norms, rope on q and k, 2 residual adds, silu and mul; backward ~2x.
+    const double elem = 2.0 * norm_bytes + Td * c * (2.0 * (d.q + d.kv) + 6.0 * d.hs + 5.0 * d.f);
+    blk.fwd_s += memory_bound_seconds(cl, elem);
+    blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
+    // TP: two sub-layers, each an all-reduce (or all-gather + reduce-scatter under SP) forward and
+    // the same backward for the input gradient of the colwise layers.
+    const double sub = sp ? tp_all_gather(act_bytes) + tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
+    blk.fwd_tp_s = 2.0 * sub;
+    blk.bwd_tp_s = 2.0 * sub;
+    if (plan.ac == ActivationCheckpointing::full) {
+      blk.recompute_s = blk.fwd_s;
+      blk.recompute_tp_s = blk.fwd_tp_s;
+    } else if (plan.ac == ActivationCheckpointing::selective) {
+      // Norms, silu and mul recomputed (memory bound); under SP the norm outputs are all-gathered again.
+      blk.recompute_s = memory_bound_seconds(cl, 2.0 * norm_bytes + Td * c * 5.0 * d.f);
+      blk.recompute_tp_s = sp ? 2.0 * tp_all_gather(act_bytes) : 0.0;
+    }
+  } else {
+    // FeedForward: x needs no gradient (it is the data), so w1/w3 skip dgrad and the colwise
+    // input's backward all-reduce does not exist.
+    blk.fwd_s += 2.0 * linear_forward_seconds(cl, T, fl, h, cb) + linear_forward_seconds(cl, T, h, fl, cb);
+    blk.bwd_s += 2.0 * linear_backward_seconds(cl, T, fl, h, cb, false) + linear_backward_seconds(cl, T, h, fl, cb, true);
+    const double elem = Td * c * 5.0 * d.f;
+    blk.fwd_s += memory_bound_seconds(cl, elem);
+    blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
+    blk.fwd_tp_s = sp ? tp_all_gather(act_bytes) + tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
+    blk.bwd_tp_s = sp ? tp_all_gather(act_bytes) : 0.0;
+    if (plan.ac == ActivationCheckpointing::full) {
+      blk.recompute_s = blk.fwd_s;
+      blk.recompute_tp_s = blk.fwd_tp_s;
+    } else if (plan.ac == ActivationCheckpointing::selective) {
+      blk.recompute_s = memory_bound_seconds(cl, Td * c * 5.0 * d.f);
+    }
+  }
+
+  // Root unit: embedding (pre) and final norm + output head + loss (post).
+  UnitTimes pre, post;
+  if (llama) {
+    const int64_t vl = model_.vocab_size / tp;
+    const double vld = static_cast<double>(vl);
+    pre.fwd_s = memory_bound_seconds(cl, 2.0 * act_bytes);
+    pre.fwd_tp_s = tp > 1 ? (sp ? tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes)) : 0.0;
+    pre.bwd_s = memory_bound_seconds(cl, vld * d.h * c + 2.0 * act_bytes);  // zero-fill + index_add
+    pre.bwd_tp_s = sp ? tp_all_gather(act_bytes) : 0.0;
+    const double logits_elems = Td * vld;
+    post.fwd_s = memory_bound_seconds(cl, norm_bytes) + linear_forward_seconds(cl, T, vl, h, cb) +
+                 memory_bound_seconds(cl, logits_elems * (c + 16.0));
+    post.bwd_s = memory_bound_seconds(cl, 2.0 * norm_bytes) + linear_backward_seconds(cl, T, vl, h, cb, true) +
+                 memory_bound_seconds(cl, logits_elems * (c + 8.0));
+    // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
+    post.fwd_tp_s = (sp ? tp_all_gather(act_bytes) : 0.0) + 3.0 * tp_all_reduce(Td * 4.0);
+    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
+  } else {
+    post.fwd_s = memory_bound_seconds(cl, 3.0 * act_bytes);
+    post.bwd_s = memory_bound_seconds(cl, 2.0 * act_bytes);
+  }
+
+  // FSDP collectives per unit, over the DP group.
+  const double ag_block = all_gather_seconds(dp, block_unit_numel * c, dp_link);
+  const double rs_block = backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce, dp_link);
+  const double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_link) : 0.0;
+  const double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_link) : 0.0;
+
+  // ---------------- Timeline of one micro-batch ----------------
+  const bool overlap = cl.comm_overlaps_compute;
+  auto micro_step = [&](bool sync, int64_t mb_index, double t0, StepTimes* st) -> double {
+    double t = t0;
+    CommStream comm;
+    comm.free_at = t0;
+    auto ev = [&](const std::string& name, const char* stream, double start, double dur) {
+      if (trace && dur > 0) trace->push_back({name, stream, start, dur, mb_index});
+    };
+    // Run a collective: on the comm stream (overlapped) or inline on the compute stream.
+    auto collective = [&](const std::string& name, double ready, double dur) -> double {
+      if (!overlap) {
+        const double start = std::max(ready, t);
+        ev(name, "compute", start, dur);
+        t = start + dur;
+        st->exposed_s += dur;
+        return t;
+      }
+      const double end = comm.issue(ready, dur);
+      ev(name, "comm", end - dur, dur);
+      return end;
+    };
+    auto wait_for = [&](double ready) {
+      if (ready > t) {
+        st->exposed_s += ready - t;
+        t = ready;
+      }
+    };
+    auto compute = [&](const std::string& name, double math_s, double tp_s, double* bucket) {
+      ev(name, "compute", t, math_s + tp_s);
+      t += math_s + tp_s;
+      *bucket += math_s;
+      st->tp_s += tp_s;
+    };
+    // Forward.
+    double root_ready = t;
+    if (has_root) {
+      root_ready = collective("AG root", t, ag_root);
+      st->ag_s += ag_root;
+    }
+    double next_ag = collective("AG layers.0", t, ag_block);  // prefetched with the root
+    st->ag_s += ag_block;
+    if (has_root) {
+      wait_for(root_ready);
+      compute("F tok_embeddings", pre.fwd_s, pre.fwd_tp_s, &st->fwd_s);
+    }
+    double prev_t = 0, prev_c = 0, prev_x = 0, d_t = -1, d_c = -1, d_x = -1;
+    for (int64_t i = 0; i < L; ++i) {
+      wait_for(next_ag);
+      const double start = t;
+      if (i + 1 < L) {
+        next_ag = collective("AG layers." + std::to_string(i + 1), start, ag_block);
+        st->ag_s += ag_block;
+      }
+      compute(llama ? "F layers." + std::to_string(i) : "F feed_forward", blk.fwd_s, blk.fwd_tp_s, &st->fwd_s);
+      // Identical layers reach a periodic state: extrapolate the rest (not when tracing).
+      if (!trace && overlap && i >= 2 && i + 2 < L) {
+        const double nt = t - prev_t, nc = comm.free_at - prev_c, nx = st->exposed_s - prev_x;
+        if (std::fabs(nt - d_t) < 1e-12 && std::fabs(nc - d_c) < 1e-12 && std::fabs(nx - d_x) < 1e-12) {
+          const double k = static_cast<double>(L - 2 - i);  // layers i+1 .. L-2 advance by the period
+          t += k * nt;
+          comm.free_at += k * nc;
+          next_ag += k * nc;
+          st->exposed_s += k * nx;
+          st->fwd_s += k * blk.fwd_s;
+          st->tp_s += k * blk.fwd_tp_s;
+          st->ag_s += k * ag_block;
+          i = L - 2;
+          prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
+          continue;
+        }
+        d_t = nt; d_c = nc; d_x = nx;
+      } else if (i >= 1) {
+        d_t = t - prev_t; d_c = comm.free_at - prev_c; d_x = st->exposed_s - prev_x;
+      }
+      prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
+    }
+    if (has_root) compute("F norm+output+loss", post.fwd_s, post.fwd_tp_s, &st->fwd_s);
+    else compute("F loss", post.fwd_s, post.fwd_tp_s, &st->fwd_s);
+    // Backward.
+    double ready = t;
+    if (plan.reshard_after_forward && L > 0) {
+      ready = collective("AG layers." + std::to_string(L - 1) + " (bwd)", t, ag_block);
+      st->ag_s += ag_block;
+    }
+    compute(has_root ? "B norm+output+loss" : "B loss", post.bwd_s, post.bwd_tp_s, &st->bwd_s);
+    prev_t = prev_c = prev_x = 0; d_t = d_c = d_x = -1;
+    for (int64_t i = L - 1; i >= 0; --i) {
+      wait_for(ready);
+      const double start = t;
+      if (plan.reshard_after_forward && i >= 1) {
+        ready = collective("AG layers." + std::to_string(i - 1) + " (bwd)", start, ag_block);
+        st->ag_s += ag_block;
+      } else {
+        ready = start;
+      }
+      const std::string lname = llama ? "layers." + std::to_string(i) : "feed_forward";
+      if (blk.recompute_s + blk.recompute_tp_s > 0) compute("R " + lname, blk.recompute_s, blk.recompute_tp_s, &st->recompute_s);
+      compute("B " + lname, blk.bwd_s, blk.bwd_tp_s, &st->bwd_s);
+      if (sync) {
+        collective("RS " + lname, t, rs_block);
+        st->rs_s += rs_block;
+      }
+      const int64_t j = L - 1 - i;  // layers done
+      if (!trace && overlap && j >= 2 && i >= 2) {
+        const double nt = t - prev_t, nc = comm.free_at - prev_c, nx = st->exposed_s - prev_x;
+        if (std::fabs(nt - d_t) < 1e-12 && std::fabs(nc - d_c) < 1e-12 && std::fabs(nx - d_x) < 1e-12) {
+          const double k = static_cast<double>(i - 1);  // layers i-1 .. 1 advance by the period
+          t += k * nt;
+          comm.free_at += k * nc;
+          ready += k * nt;
+          st->exposed_s += k * nx;
+          st->bwd_s += k * blk.bwd_s;
+          st->recompute_s += k * blk.recompute_s;
+          st->tp_s += k * (blk.bwd_tp_s + blk.recompute_tp_s);
+          if (plan.reshard_after_forward) st->ag_s += k * ag_block;
+          if (sync) st->rs_s += k * rs_block;
+          i = 1;
+          prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
+          continue;
+        }
+        d_t = nt; d_c = nc; d_x = nx;
+      } else if (j >= 1) {
+        d_t = t - prev_t; d_c = comm.free_at - prev_c; d_x = st->exposed_s - prev_x;
+      }
+      prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
+    }
+    if (has_root) {
+      compute("B tok_embeddings", pre.bwd_s, pre.bwd_tp_s, &st->bwd_s);
+      if (sync) {
+        collective("RS root", t, rs_root);
+        st->rs_s += rs_root;
+      }
+    }
+    wait_for(comm.free_at);  // the step cannot end before its reduce-scatters land
+    return t;
+  };
+
+  StepTimes st;
+  double t = 0;
+  if (trace) {
+    for (int64_t mb = 0; mb < ga; ++mb) {
+      const bool sync = plan.grad_sync == GradSync::every_micro_batch || mb == ga - 1;
+      t = micro_step(sync, mb, t, &st);
+    }
+  } else {
+    StepTimes one_sync;
+    const double t_sync = micro_step(true, 0, 0.0, &one_sync);
+    StepTimes one_nosync;
+    double t_nosync = 0;
+    const int64_t n_nosync = plan.grad_sync == GradSync::last_micro_batch ? ga - 1 : 0;
+    if (n_nosync > 0) t_nosync = micro_step(false, 0, 0.0, &one_nosync);
+    const double n_sync = static_cast<double>(ga - n_nosync);
+    auto add = [&](const StepTimes& a, double k) {
+      st.fwd_s += k * a.fwd_s;
+      st.bwd_s += k * a.bwd_s;
+      st.recompute_s += k * a.recompute_s;
+      st.tp_s += k * a.tp_s;
+      st.ag_s += k * a.ag_s;
+      st.rs_s += k * a.rs_s;
+      st.exposed_s += k * a.exposed_s;
+    };
+    add(one_sync, n_sync);
+    add(one_nosync, static_cast<double>(n_nosync));
+    t = n_sync * t_sync + static_cast<double>(n_nosync) * t_nosync;
+  }
+  // Optimizer: AdamW reads param, grad, exp_avg, exp_avg_sq and writes param, exp_avg,
+  // exp_avg_sq; the grad-norm pass reads the grads once more.
+  const double opt_bytes = shard_numel * (pb.master_param * 2.0 + pb.grad * 2.0 + pb.optimizer_state * 4.0);
+  const double opt_s = memory_bound_seconds(cl, opt_bytes) +
+                       all_reduce_seconds(dp, 4.0, dp_link) + all_reduce_seconds(tp, 4.0, tp_link);
+  if (trace) trace->push_back({"optimizer (AdamW)", "compute", t, opt_s, ga - 1});
+  t += opt_s;
+
+  TimeBreakdown& tb = cand.prediction.time;
+  tb.step_s = t;
+  tb.forward_s = st.fwd_s;
+  tb.backward_s = st.bwd_s;
+  tb.recompute_s = st.recompute_s;
+  tb.tp_comm_s = st.tp_s;
+  tb.fsdp_all_gather_s = st.ag_s;
+  tb.fsdp_reduce_scatter_s = st.rs_s;
+  tb.fsdp_exposed_s = st.exposed_s;
+  tb.optimizer_s = opt_s;
+  tb.grad_accum = ga;
+
+  Throughput& th = cand.prediction.throughput;
+  const double tokens_per_step = static_cast<double>(training_.global_batch) * static_cast<double>(s);
+  th.tokens_per_s = tokens_per_step / t;
+  th.tokens_per_s_per_gpu = th.tokens_per_s / static_cast<double>(cluster_.world());
+  th.model_flops_per_token = model_flops_per_token();
+  th.model_tflops_per_gpu = th.model_flops_per_token * th.tokens_per_s_per_gpu / kTera;
+  th.mfu = th.model_flops_per_token * th.tokens_per_s_per_gpu / peak_flops_per_s(cl, cb);
+
+  if (!mem.fits()) {
+    cand.limit = Limit::memory;
+    cand.memory_excess_bytes = mem.total_bytes() - mem.capacity_bytes;
+    struct Line {
+      const char* name;
+      double bytes;
+    } lines[] = {{"activations", mem.activations_bytes},   {"optimizer states", mem.optimizer_bytes},
+                 {"master params", mem.master_params_bytes}, {"grads", mem.grads_bytes},
+                 {"gathered params", mem.gathered_params_bytes}, {"unsharded grads", mem.unsharded_grads_bytes},
+                 {"logits/loss", mem.logits_bytes},          {"comm buffers", mem.comm_buffers_bytes}};
+    std::sort(std::begin(lines), std::end(lines), [](const Line& a, const Line& b) { return a.bytes > b.bytes; });
+    std::snprintf(buf, sizeof buf,
+                  "memory %.1f GiB > %.1f GiB (over by %.1f GiB): %s %.1f GiB, %s %.1f GiB at micro_batch %lld, ac %s",
+                  bytes_to_gib(mem.total_bytes()), bytes_to_gib(mem.capacity_bytes),
+                  bytes_to_gib(cand.memory_excess_bytes), lines[0].name, bytes_to_gib(lines[0].bytes), lines[1].name,
+                  bytes_to_gib(lines[1].bytes), (long long)plan.micro_batch, to_string(plan.ac).c_str());
+    cand.reason = buf;
+  }
+  return cand;
+}
+
+SimulationDetail Simulator::detail(const Plan& plan) const {
+  SimulationDetail out;
+  out.kernels = kernels_;
+  out.candidate = evaluate_impl(plan, &out.trace);
+  const auto& c = out.candidate;
+  if (c.limit == Limit::world_size || c.limit == Limit::backend || c.limit == Limit::tp_divisibility) return out;
+  const PrecisionBytes pb = precision_bytes(training_.precision);
+  for (const auto& t : parameter_tensors(model_)) {
+    ParamLine pl;
+    pl.module = t.module;
+    TpStyle style = tp_style_for(tp_plan_, t.module);
+    pl.tp_style = to_string(style);
+    pl.count = t.count;
+    pl.rows = t.rows;
+    pl.cols = t.cols;
+    LocalShape ls;
+    tp_local_shape(t, style, plan.tp, &ls, nullptr);
+    pl.local_rows = ls.rows;
+    pl.local_cols = ls.cols;
+    pl.shard_numel = fsdp_shard_numel(ls, plan.dp);
+    out.params.push_back(pl);
+  }
+  const bool llama = model_.kind == ModelKind::llama;
+  const bool sp = plan.sequence_parallel && plan.tp > 1;
+  Dims d;
+  d.c = pb.compute;
+  d.h = static_cast<double>(model_.dim);
+  d.q = llama ? static_cast<double>(model_.q_dim()) / plan.tp : 0;
+  d.kv = llama ? static_cast<double>(model_.kv_dim()) / plan.tp : 0;
+  d.f = static_cast<double>(model_.ffn_hidden) / plan.tp;
+  d.heads = llama ? static_cast<double>(model_.n_heads) / plan.tp : 0;
+  d.hs = sp ? d.h / plan.tp : d.h;
+  d.s = static_cast<double>(training_.seq_len);
+  d.sp = sp;
+  const ActTable acts = block_activations(model_, d, kernels_);
+  const double T = static_cast<double>(plan.micro_batch * training_.seq_len);
+  for (int i = 0; i < acts.n; ++i) {
+    const bool kept = plan.ac == ActivationCheckpointing::none ||
+                      (plan.ac == ActivationCheckpointing::selective && acts.items[i].selective_keep) ||
+                      (plan.ac == ActivationCheckpointing::full && i == 0);
+    out.activations.push_back({acts.items[i].name, acts.items[i].bytes_per_token, kept});
+    if (kept) out.activation_bytes_per_layer += T * acts.items[i].bytes_per_token;
+  }
+  return out;
+}
+
+}  // namespace planner
