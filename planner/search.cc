@@ -36,7 +36,7 @@ PlanSearchResult search_plans(const Simulator& sim, const SearchSpace& space, si
   const int64_t gpn = sim.cluster().gpus_per_node;
   const int64_t auto_tp = std::min(gpn, world);
   for_each_plan(sim.training(), world, space, [&](const Plan& p) {
-    Candidate c = sim.evaluate(p);
+    Candidate c = sim.evaluate(p, /*explain=*/false);
     ++r.evaluated;
     if (r.splits.empty() || r.splits.back().tp != p.tp) {
       r.splits.push_back({});
@@ -54,6 +54,8 @@ PlanSearchResult search_plans(const Simulator& sim, const SearchSpace& space, si
       s.closest = std::move(c);
     }
   });
+  for (auto& s : r.splits)
+    if (s.closest && s.closest->limit == Limit::memory) s.closest = sim.evaluate(s.closest->plan);  // with its reason
   std::sort(r.ranked.begin(), r.ranked.end(), better);
   if (keep_top > 0 && r.ranked.size() > keep_top) r.ranked.resize(keep_top);
   return r;
@@ -63,7 +65,7 @@ std::optional<Candidate> best_plan(const Simulator& sim, const SearchSpace& spac
   std::optional<Candidate> best;
   int64_t n = 0;
   for_each_plan(sim.training(), sim.cluster().world(), space, [&](const Plan& p) {
-    Candidate c = sim.evaluate(p);
+    Candidate c = sim.evaluate(p, /*explain=*/false);
     ++n;
     if (c.feasible() && (!best || better(c, *best))) best = std::move(c);
   });

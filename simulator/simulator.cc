@@ -164,9 +164,39 @@ struct CommStream {
 
 }  // namespace
 
-Candidate Simulator::evaluate(const Plan& plan) const { return evaluate_impl(plan, nullptr); }
+Candidate Simulator::evaluate(const Plan& plan, bool explain) const { return evaluate_impl(plan, nullptr, explain); }
 
-Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* trace) const {
+// GEMM times depend only on (tp, tokens per micro-batch): the search varies the other knobs
+// fastest, so one cached entry serves most evaluations.
+const Simulator::GemmTimes& Simulator::gemm_times(int64_t tp, int64_t T, int cb) const {
+  GemmTimes& g = gemm_cache_;
+  if (g.tp == tp && g.tokens == T && g.bytes_per_elt == cb) return g;
+  g = GemmTimes{};
+  g.tp = tp;
+  g.tokens = T;
+  g.bytes_per_elt = cb;
+  const ClusterSpec& cl = cluster_;
+  const int64_t h = model_.dim, fl = model_.ffn_hidden / tp;
+  if (model_.kind == ModelKind::llama) {
+    const int64_t ql = model_.q_dim() / tp, kvl = model_.kv_dim() / tp;
+    const int64_t outs[7] = {ql, kvl, kvl, h, fl, fl, h};  // wq wk wv wo w1 w3 w2
+    const int64_t ins[7] = {h, h, h, ql, h, h, fl};
+    for (int i = 0; i < 7; ++i) {
+      g.block_fwd_s += linear_forward_seconds(cl, T, outs[i], ins[i], cb);
+      g.block_bwd_s += linear_backward_seconds(cl, T, outs[i], ins[i], cb, true);
+    }
+    const int64_t vl = model_.vocab_size / tp;
+    g.head_fwd_s = linear_forward_seconds(cl, T, vl, h, cb);
+    g.head_bwd_s = linear_backward_seconds(cl, T, vl, h, cb, true);
+  } else {
+    // x is the data: w1 and w3 need no dgrad.
+    g.block_fwd_s = 2.0 * linear_forward_seconds(cl, T, fl, h, cb) + linear_forward_seconds(cl, T, h, fl, cb);
+    g.block_bwd_s = 2.0 * linear_backward_seconds(cl, T, fl, h, cb, false) + linear_backward_seconds(cl, T, h, fl, cb, true);
+  }
+  return g;
+}
+
+Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* trace, bool explain) const {
   Candidate cand;
   cand.plan = plan;
   const int64_t dp = plan.dp, tp = plan.tp;
@@ -299,17 +329,11 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   auto tp_reduce_scatter = [&](double bytes) { return backend_reduce_scatter_seconds(cl, tp, bytes, tp_link); };
 
   UnitTimes blk;
-  const int64_t h = model_.dim;
-  const int64_t fl = model_.ffn_hidden / tp;
+  const GemmTimes& gt = gemm_times(tp, T, cb);
   const double norm_bytes = (kernels_ == KernelFlavor::fused ? 2.0 : 8.0) * c * d.hs * Td;
   if (llama) {
-    const int64_t ql = model_.q_dim() / tp, kvl = model_.kv_dim() / tp;
-    const int64_t outs[7] = {ql, kvl, kvl, h, fl, fl, h};
-    const int64_t ins[7] = {h, h, h, ql, h, h, fl};
-    for (int i = 0; i < 7; ++i) {
-      blk.fwd_s += linear_forward_seconds(cl, T, outs[i], ins[i], cb);
-      blk.bwd_s += linear_backward_seconds(cl, T, outs[i], ins[i], cb, true);
-    }
+    blk.fwd_s += gt.block_fwd_s;
+    blk.bwd_s += gt.block_bwd_s;
     // Attention core: 4 s (q_dim/tp) FLOPs per token forward, non-causal; flash skips the masked
     // half and its backward costs 2.5x forward; the composed version computes the full square.
     const double attn_fwd_flops = 4.0 * Td * d.s * d.q;
@@ -341,8 +365,8 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   } else {
     // FeedForward: x needs no gradient (it is the data), so w1/w3 skip dgrad and the colwise
     // input's backward all-reduce does not exist.
-    blk.fwd_s += 2.0 * linear_forward_seconds(cl, T, fl, h, cb) + linear_forward_seconds(cl, T, h, fl, cb);
-    blk.bwd_s += 2.0 * linear_backward_seconds(cl, T, fl, h, cb, false) + linear_backward_seconds(cl, T, h, fl, cb, true);
+    blk.fwd_s += gt.block_fwd_s;
+    blk.bwd_s += gt.block_bwd_s;
     const double elem = Td * c * 5.0 * d.f;
     blk.fwd_s += memory_bound_seconds(cl, elem);
     blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
@@ -366,9 +390,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     pre.bwd_s = memory_bound_seconds(cl, vld * d.h * c + 2.0 * act_bytes);  // zero-fill + index_add
     pre.bwd_tp_s = sp ? tp_all_gather(act_bytes) : 0.0;
     const double logits_elems = Td * vld;
-    post.fwd_s = memory_bound_seconds(cl, norm_bytes) + linear_forward_seconds(cl, T, vl, h, cb) +
+    post.fwd_s = memory_bound_seconds(cl, norm_bytes) + gt.head_fwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 16.0));
-    post.bwd_s = memory_bound_seconds(cl, 2.0 * norm_bytes) + linear_backward_seconds(cl, T, vl, h, cb, true) +
+    post.bwd_s = memory_bound_seconds(cl, 2.0 * norm_bytes) + gt.head_bwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 8.0));
     // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
     post.fwd_tp_s = (sp ? tp_all_gather(act_bytes) : 0.0) + 3.0 * tp_all_reduce(Td * 4.0);
@@ -390,20 +414,24 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     double t = t0;
     CommStream comm;
     comm.free_at = t0;
-    auto ev = [&](const std::string& name, const char* stream, double start, double dur) {
-      if (trace && dur > 0) trace->push_back({name, stream, start, dur, mb_index});
+    // Event names are built only when tracing (the hot path must not allocate).
+    auto ev = [&](const char* what, int64_t layer, const char* stream, double start, double dur) {
+      if (!trace || dur <= 0) return;
+      std::string name = what;
+      if (layer >= 0) name += llama ? " layers." + std::to_string(layer) : " feed_forward";
+      trace->push_back({name, stream, start, dur, mb_index});
     };
     // Run a collective: on the comm stream (overlapped) or inline on the compute stream.
-    auto collective = [&](const std::string& name, double ready, double dur) -> double {
+    auto collective = [&](const char* name, int64_t layer, double ready, double dur) -> double {
       if (!overlap) {
         const double start = std::max(ready, t);
-        ev(name, "compute", start, dur);
+        ev(name, layer, "compute", start, dur);
         t = start + dur;
         st->exposed_s += dur;
         return t;
       }
       const double end = comm.issue(ready, dur);
-      ev(name, "comm", end - dur, dur);
+      ev(name, layer, "comm", end - dur, dur);
       return end;
     };
     auto wait_for = [&](double ready) {
@@ -412,8 +440,8 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         t = ready;
       }
     };
-    auto compute = [&](const std::string& name, double math_s, double tp_s, double* bucket) {
-      ev(name, "compute", t, math_s + tp_s);
+    auto compute = [&](const char* name, int64_t layer, double math_s, double tp_s, double* bucket) {
+      ev(name, layer, "compute", t, math_s + tp_s);
       t += math_s + tp_s;
       *bucket += math_s;
       st->tp_s += tp_s;
@@ -421,24 +449,24 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     // Forward.
     double root_ready = t;
     if (has_root) {
-      root_ready = collective("AG root", t, ag_root);
+      root_ready = collective("AG root", -1, t, ag_root);
       st->ag_s += ag_root;
     }
-    double next_ag = collective("AG layers.0", t, ag_block);  // prefetched with the root
+    double next_ag = collective("AG", 0, t, ag_block);  // prefetched with the root
     st->ag_s += ag_block;
     if (has_root) {
       wait_for(root_ready);
-      compute("F tok_embeddings", pre.fwd_s, pre.fwd_tp_s, &st->fwd_s);
+      compute("F tok_embeddings", -1, pre.fwd_s, pre.fwd_tp_s, &st->fwd_s);
     }
     double prev_t = 0, prev_c = 0, prev_x = 0, d_t = -1, d_c = -1, d_x = -1;
     for (int64_t i = 0; i < L; ++i) {
       wait_for(next_ag);
       const double start = t;
       if (i + 1 < L) {
-        next_ag = collective("AG layers." + std::to_string(i + 1), start, ag_block);
+        next_ag = collective("AG", i + 1, start, ag_block);
         st->ag_s += ag_block;
       }
-      compute(llama ? "F layers." + std::to_string(i) : "F feed_forward", blk.fwd_s, blk.fwd_tp_s, &st->fwd_s);
+      compute("F", i, blk.fwd_s, blk.fwd_tp_s, &st->fwd_s);
       // Identical layers reach a periodic state: extrapolate the rest (not when tracing).
       if (!trace && overlap && i >= 2 && i + 2 < L) {
         const double nt = t - prev_t, nc = comm.free_at - prev_c, nx = st->exposed_s - prev_x;
@@ -461,30 +489,28 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       }
       prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
     }
-    if (has_root) compute("F norm+output+loss", post.fwd_s, post.fwd_tp_s, &st->fwd_s);
-    else compute("F loss", post.fwd_s, post.fwd_tp_s, &st->fwd_s);
+    compute(has_root ? "F norm+output+loss" : "F loss", -1, post.fwd_s, post.fwd_tp_s, &st->fwd_s);
     // Backward.
     double ready = t;
     if (plan.reshard_after_forward && L > 0) {
-      ready = collective("AG layers." + std::to_string(L - 1) + " (bwd)", t, ag_block);
+      ready = collective("AG (bwd)", L - 1, t, ag_block);
       st->ag_s += ag_block;
     }
-    compute(has_root ? "B norm+output+loss" : "B loss", post.bwd_s, post.bwd_tp_s, &st->bwd_s);
+    compute(has_root ? "B norm+output+loss" : "B loss", -1, post.bwd_s, post.bwd_tp_s, &st->bwd_s);
     prev_t = prev_c = prev_x = 0; d_t = d_c = d_x = -1;
     for (int64_t i = L - 1; i >= 0; --i) {
       wait_for(ready);
       const double start = t;
       if (plan.reshard_after_forward && i >= 1) {
-        ready = collective("AG layers." + std::to_string(i - 1) + " (bwd)", start, ag_block);
+        ready = collective("AG (bwd)", i - 1, start, ag_block);
         st->ag_s += ag_block;
       } else {
         ready = start;
       }
-      const std::string lname = llama ? "layers." + std::to_string(i) : "feed_forward";
-      if (blk.recompute_s + blk.recompute_tp_s > 0) compute("R " + lname, blk.recompute_s, blk.recompute_tp_s, &st->recompute_s);
-      compute("B " + lname, blk.bwd_s, blk.bwd_tp_s, &st->bwd_s);
+      if (blk.recompute_s + blk.recompute_tp_s > 0) compute("R", i, blk.recompute_s, blk.recompute_tp_s, &st->recompute_s);
+      compute("B", i, blk.bwd_s, blk.bwd_tp_s, &st->bwd_s);
       if (sync) {
-        collective("RS " + lname, t, rs_block);
+        collective("RS", i, t, rs_block);
         st->rs_s += rs_block;
       }
       const int64_t j = L - 1 - i;  // layers done
@@ -512,9 +538,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
     }
     if (has_root) {
-      compute("B tok_embeddings", pre.bwd_s, pre.bwd_tp_s, &st->bwd_s);
+      compute("B tok_embeddings", -1, pre.bwd_s, pre.bwd_tp_s, &st->bwd_s);
       if (sync) {
-        collective("RS root", t, rs_root);
+        collective("RS root", -1, t, rs_root);
         st->rs_s += rs_root;
       }
     }
@@ -581,6 +607,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   if (!mem.fits()) {
     cand.limit = Limit::memory;
     cand.memory_excess_bytes = mem.total_bytes() - mem.capacity_bytes;
+    if (!explain) return cand;
     struct Line {
       const char* name;
       double bytes;
@@ -602,7 +629,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
 SimulationDetail Simulator::detail(const Plan& plan) const {
   SimulationDetail out;
   out.kernels = kernels_;
-  out.candidate = evaluate_impl(plan, &out.trace);
+  out.candidate = evaluate_impl(plan, &out.trace, true);
   const auto& c = out.candidate;
   if (c.limit == Limit::world_size || c.limit == Limit::backend || c.limit == Limit::tp_divisibility) return out;
   const PrecisionBytes pb = precision_bytes(training_.precision);

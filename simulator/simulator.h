@@ -59,7 +59,9 @@ class Simulator {
  public:
   Simulator(ModelSpec model, TrainingSpec training, ClusterSpec cluster);
 
-  Candidate evaluate(const Plan& plan) const;
+  // explain=false skips formatting the reason text of memory-infeasible candidates (the search's
+  // hot path); limit and memory_excess_bytes are still set.
+  Candidate evaluate(const Plan& plan, bool explain = true) const;
   SimulationDetail detail(const Plan& plan) const;
 
   const ModelSpec& model() const { return model_; }
@@ -84,14 +86,22 @@ class Simulator {
     double root_local_numel = 0;     // embeddings + final norm + output head, after TP
   };
   const TpShapes& shapes(int64_t tp) const;
-  Candidate evaluate_impl(const Plan& plan, std::vector<TraceEvent>* trace) const;
+  struct GemmTimes {
+    int64_t tp = 0, tokens = 0;
+    int bytes_per_elt = 0;
+    double block_fwd_s = 0, block_bwd_s = 0;  // all Linear layers of one block
+    double head_fwd_s = 0, head_bwd_s = 0;    // output head
+  };
+  const GemmTimes& gemm_times(int64_t tp, int64_t tokens, int bytes_per_elt) const;
+  Candidate evaluate_impl(const Plan& plan, std::vector<TraceEvent>* trace, bool explain) const;
 
   ModelSpec model_;
   TrainingSpec training_;
   ClusterSpec cluster_;
   std::vector<TpRule> tp_plan_;
   KernelFlavor kernels_;
-  mutable std::vector<std::pair<int64_t, TpShapes>> shape_cache_;  // not thread-safe
+  mutable std::vector<std::pair<int64_t, TpShapes>> shape_cache_;  // caches: not thread-safe
+  mutable GemmTimes gemm_cache_;
 };
 
 }  // namespace planner
