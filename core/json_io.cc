@@ -24,13 +24,20 @@ std::string json_type_name(const Json& j) {
   }
 }
 
+// nlohmann's messages start with "[json.exception.parse_error.101] parse error at ...: ".
+static std::string strip_prefix(const std::string& what) {
+  const size_t p = what.find("] ");
+  return p == std::string::npos ? what : what.substr(p + 2);
+}
+
 Json parse_json_text(const std::string& text, const std::string& where) {
   try {
     return Json::parse(text);
   } catch (const Json::parse_error& e) {
     // e.byte is the 1-based position where parsing stopped.
-    throw InputError(where, "", "malformed JSON at byte " + std::to_string(e.byte) + ": " +
-                                    std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+    throw InputError(where, "", "malformed JSON at byte " + std::to_string(e.byte) + ": " + strip_prefix(e.what()));
+  } catch (const Json::exception& e) {  // e.g. a number too large for a double
+    throw InputError(where, "", "malformed JSON: " + strip_prefix(e.what()));
   }
 }
 

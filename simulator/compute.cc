@@ -17,9 +17,10 @@ double gemm_shape_efficiency(const DeviceSpec& d, int64_t m, int64_t n) {
   const double padding = static_cast<double>(m) * static_cast<double>(n) /
                          (static_cast<double>(tiles_m * d.gemm_tile_m) * static_cast<double>(tiles_n * d.gemm_tile_n));
   // Wave quantization: tiles run in waves of compute_units; the last wave may be partly idle.
+  // With fewer tiles than units the library splits K across units (split-K), filling them.
   const int64_t tiles = tiles_m * tiles_n;
   const int64_t waves = ceil_div(tiles, d.compute_units);
-  const double wave = static_cast<double>(tiles) / static_cast<double>(waves * d.compute_units);
+  const double wave = tiles < d.compute_units ? 1.0 : static_cast<double>(tiles) / static_cast<double>(waves * d.compute_units);
   return padding * wave;
 }
 

@@ -100,6 +100,8 @@ ClusterSpec resolve_cluster(const std::string& name, const std::string& flag) {
                     link("200 Gb/s per GPU", 25, kNetLatency_s, 0.9));
   if (name == "cpu-gloo") return cpu_gloo_host_cluster(4);
   if (is_file(name)) return read_cluster_file(name);
+  if (name.find('/') != std::string::npos || name.size() > 5 && name.substr(name.size() - 5) == ".json")
+    throw InputError(name, "", "no such file (a cluster is a preset name or a path to a JSON file)");
   std::string valid;
   for (const auto& p : cluster_preset_names()) valid += (valid.empty() ? "" : ", ") + p;
   throw InputError(flag, "", "unknown cluster '" + name + "'; valid presets: " + valid +
@@ -178,6 +180,28 @@ ClusterSpec cpu_gloo_host_cluster(int64_t ranks) {
   // DRAM bandwidth per core: ~10 GB/s is typical of a server core's achievable stream bandwidth;
   // `planner calibrate` measures it.
   return cpu_gloo_cluster(cores, ranks, read_cpu_ghz(), read_fp32_flops_per_cycle(), mem, cores * 10e9);
+}
+
+ClusterSpec gpu_node_cluster(const std::string& name, const DeviceSpec& device, int64_t gpus_per_node,
+                             const LinkSpec& intra_node, const LinkSpec& inter_node) {
+  PLANNER_CHECK(gpus_per_node >= 1, "gpus_per_node=" << gpus_per_node);
+  return gpu_node(name, device, gpus_per_node, intra_node, inter_node);
+}
+
+double ring_step_latency_s(const std::string& link_class) {
+  if (link_class == "nvlink") return kNvlinkLatency_s;
+  if (link_class == "pcie") return kPcieLatency_s;
+  if (link_class == "net") return kNetLatency_s;
+  PLANNER_CHECK(false, "unknown link class '" << link_class << "'");
+  return 0;
+}
+
+ClusterSpec cpu_gloo_cluster_for(int64_t cores, double memory_bytes, int64_t ranks, double ghz,
+                                 int64_t fp32_flops_per_cycle) {
+  if (ghz <= 0) ghz = read_cpu_ghz();
+  if (fp32_flops_per_cycle <= 0) fp32_flops_per_cycle = read_fp32_flops_per_cycle();
+  // Same DRAM bandwidth assumption as cpu_gloo_host_cluster: ~10 GB/s per core.
+  return cpu_gloo_cluster(cores, ranks, ghz, fp32_flops_per_cycle, memory_bytes, static_cast<double>(cores) * 10e9);
 }
 
 }  // namespace planner

@@ -1,0 +1,85 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "core/cluster_spec.h"
+#include "core/error.h"
+#include "core/json_io.h"
+#include "core/plan_file.h"
+#include "topology/cluster_presets.h"
+
+namespace planner {
+namespace {
+
+std::string message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(JsonReader, ErrorsNameFileFieldValueAndRange) {
+  Json j = Json::parse(R"({"a": -3, "b": "x", "c": {"d": true}, "e": "blue"})");
+  JsonReader r(j, "f.json");
+  EXPECT_EQ(message([&] { r.get_int("a", 1); }), "f.json: field 'a': value -3 is out of range; must be >= 1");
+  EXPECT_EQ(message([&] { r.get_int("b", 1); }), "f.json: field 'b': expected an integer, got a string (\"x\")");
+  EXPECT_EQ(message([&] { r.get_int("zz", 1); }), "f.json: field 'zz': missing (required)");
+  EXPECT_EQ(message([&] { r.child("c").get_number("d", 0.0); }),
+            "f.json: field 'c.d': expected a number, got a boolean (true)");
+  EXPECT_EQ(message([&] { r.get_enum("e", {"red", "green"}); }),
+            "f.json: field 'e': value 'blue' is not allowed; allowed: 'red', 'green'");
+}
+
+TEST(ClusterJson, RoundTripOfEveryPreset) {
+  for (const auto& name : cluster_preset_names()) {
+    ClusterSpec c = resolve_cluster(name);
+    Json j = cluster_to_json(c);
+    ClusterSpec back = cluster_from_json(JsonReader(j, name));
+    EXPECT_DOUBLE_EQ(back.device.peak_bf16_flops_per_s, c.device.peak_bf16_flops_per_s) << name;
+    EXPECT_DOUBLE_EQ(back.device.memory_bytes, c.device.memory_bytes) << name;
+    EXPECT_DOUBLE_EQ(back.intra_node.bw_Bps, c.intra_node.bw_Bps) << name;
+    EXPECT_DOUBLE_EQ(back.inter_node.latency_s, c.inter_node.latency_s) << name;
+    EXPECT_EQ(back.gpus_per_node, c.gpus_per_node) << name;
+  }
+}
+
+TEST(ClusterJson, IncompleteAndUnknownFields) {
+  Json j = cluster_to_json(resolve_cluster("h100-sxm"));
+  j["device"].erase("memory_gib");
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(j, "node.json")); }),
+            "node.json: field 'device.memory_gib': missing (required)");
+  j = cluster_to_json(resolve_cluster("h100-sxm"));
+  j["intra_node"]["bandwidth"] = 3;
+  EXPECT_NE(message([&] { cluster_from_json(JsonReader(j, "node.json")); }).find("field 'intra_node.bandwidth': unknown field"),
+            std::string::npos);
+  j = cluster_to_json(resolve_cluster("h100-sxm"));
+  j["efficiency"]["gemm"] = 1.5;
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(j, "node.json")); }),
+            "node.json: field 'efficiency.gemm': must be in (0, 1], got 1.500000");
+}
+
+TEST(PlanFile, WriteReadAtomic) {
+  PlanFile f;
+  f.model = resolve_model("llama-tiny");
+  f.training.seq_len = 64;
+  f.training.global_batch = 8;
+  f.training.precision = Precision::fp32;
+  f.plan.dp = 2;
+  f.plan.tp = 2;
+  f.plan.ac = ActivationCheckpointing::full;
+  std::string path = ::testing::TempDir() + "/plan.json";
+  write_plan_file(path, f);
+  PlanFile g = read_plan_file(path);
+  EXPECT_EQ(g.plan.dp, 2);
+  EXPECT_EQ(g.plan.ac, ActivationCheckpointing::full);
+  EXPECT_EQ(g.training.precision, Precision::fp32);
+  EXPECT_EQ(g.model.n_kv_heads, 4);
+  std::ifstream tmp(path + ".tmp." + std::to_string(::getpid()));
+  EXPECT_FALSE(tmp.good()) << "temporary file left behind";
+}
+
+}  // namespace
+}  // namespace planner

@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include "simulator/collectives.h"
+#include "topology/cluster_presets.h"
+
+namespace planner {
+namespace {
+
+LinkSpec link_100GBps_10us() {
+  LinkSpec l;
+  l.name = "test";
+  l.bw_Bps = 100e9;
+  l.latency_s = 10e-6;
+  l.efficiency = 1.0;
+  return l;
+}
+
+TEST(Collectives, RingAllGather) {
+  // 8 ranks, 1 GB gathered: 7 steps x 10 us + 7/8 x 1e9 B / 1e11 B/s = 70 us + 8.75 ms.
+  EXPECT_NEAR(all_gather_seconds(8, 1e9, link_100GBps_10us()), 70e-6 + 8.75e-3, 1e-12);
+}
+
+TEST(Collectives, RingReduceScatterEqualsAllGatherOfSameSize) {
+  EXPECT_DOUBLE_EQ(reduce_scatter_seconds(8, 1e9, link_100GBps_10us()), all_gather_seconds(8, 1e9, link_100GBps_10us()));
+}
+
+TEST(Collectives, RingAllReduceIsTwice) {
+  // 4 ranks, 400 MB: 2 x 3 x 10 us + 2 x 3/4 x 4e8 / 1e11 = 60 us + 6 ms.
+  EXPECT_NEAR(all_reduce_seconds(4, 4e8, link_100GBps_10us()), 60e-6 + 6e-3, 1e-12);
+}
+
+TEST(Collectives, SingleRankIsFree) {
+  EXPECT_EQ(all_reduce_seconds(1, 1e9, link_100GBps_10us()), 0.0);
+  EXPECT_EQ(all_gather_seconds(1, 1e9, link_100GBps_10us()), 0.0);
+}
+
+TEST(Collectives, EfficiencyScalesBandwidth) {
+  LinkSpec l = link_100GBps_10us();
+  l.efficiency = 0.5;
+  l.latency_s = 0;
+  // 2 ranks, 1e9 B: 1/2 x 1e9 / (0.5 x 1e11) = 10 ms.
+  EXPECT_NEAR(all_gather_seconds(2, 1e9, l), 10e-3, 1e-12);
+}
+
+TEST(Collectives, GlooReduceScatterIsAllToAllPlusLocalSum) {
+  LinkSpec l = link_100GBps_10us();
+  // 4 ranks, 400 MB: all_to_all 3 x 10 us + 3/4 x 4e8 / 1e11 = 30 us + 3 ms;
+  // local sum reads 400 MB and writes 100 MB at 10 GB/s = 50 ms.
+  EXPECT_NEAR(gloo_reduce_scatter_seconds(4, 4e8, l, 10e9), 30e-6 + 3e-3 + 50e-3, 1e-12);
+}
+
+TEST(Collectives, GroupPlacement) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.num_nodes = 4;  // 32 GPUs, 8 per node
+  // TP groups of consecutive ranks: tp=8 stays inside a node, tp=16 crosses.
+  EXPECT_FALSE(group_crosses_nodes(c, 8, 1));
+  EXPECT_TRUE(group_crosses_nodes(c, 16, 1));
+  EXPECT_EQ(&group_link(c, 8, 1), &c.intra_node);
+  // DP groups stride tp: dp=4 at tp=8 spans the 4 nodes; dp=2 at tp=4 stays in one node.
+  EXPECT_EQ(&group_link(c, 4, 8), &c.inter_node);
+  EXPECT_EQ(&group_link(c, 2, 4), &c.intra_node);
+}
+
+}  // namespace
+}  // namespace planner

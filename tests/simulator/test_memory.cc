@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+
+#include "simulator/simulator.h"
+#include "topology/cluster_presets.h"
+
+namespace planner {
+namespace {
+
+// The seed: FeedForward(8192, 8192) on 4 H100s at dp=2, tp=2, bf16-mixed, seq_len 1, 8 samples.
+Simulator seed_sim() {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 4;
+  TrainingSpec t;
+  t.seq_len = 1;
+  t.global_batch = 8;
+  t.precision = Precision::bf16_mixed;
+  return Simulator(resolve_model("feedforward"), t, c);
+}
+
+Plan seed_plan() {
+  Plan p;
+  p.dp = 2;
+  p.tp = 2;
+  p.micro_batch = 4;  // 8 samples / dp 2 -> 4 per rank, one micro-batch
+  return p;
+}
+
+TEST(Memory, SeedFeedForwardDp2Tp2) {
+  Candidate c = seed_sim().evaluate(seed_plan());
+  ASSERT_TRUE(c.feasible()) << c.reason;
+  const MemoryBreakdown& m = c.prediction.memory;
+  // Per rank after TP (tp=2): w1, w3 colwise 4096 x 8192, w2 rowwise 8192 x 4096; FSDP (dp=2)
+  // halves dim 0: 2048 x 8192 + 2048 x 8192 + 4096 x 4096 = 3 x 16,777,216 = 50,331,648 elements.
+  const double shard = 50331648.0;
+  EXPECT_EQ(m.master_params_bytes, shard * 4);  // fp32 master: 201,326,592 B
+  EXPECT_EQ(m.grads_bytes, shard * 4);          // fp32 sharded grads
+  EXPECT_EQ(m.optimizer_bytes, shard * 8);      // exp_avg + exp_avg_sq fp32: 402,653,184 B
+  // One FSDP unit (the whole module) gathered in bf16: 2 x shard elements x 2 B = 201,326,592 B.
+  EXPECT_EQ(m.gathered_params_bytes, 2 * shard * 2);
+  EXPECT_EQ(m.unsharded_grads_bytes, 2 * shard * 2);  // its bf16 grads before reduce-scatter
+  EXPECT_EQ(m.comm_buffers_bytes, 2 * shard * 4);     // fp32 reduce-scatter input
+  // Activations per token: x 8192 x 2 B + 4 hidden tensors (w1 out, w3 out, silu out, product)
+  // of 4096 x 2 B = 16,384 + 32,768 = 49,152 B; 4 tokens -> 196,608 B.
+  EXPECT_EQ(m.activations_bytes, 196608.0);
+  // MSE loss: output, target and their difference, 3 x 8192 x 2 B per token x 4 tokens.
+  EXPECT_EQ(m.logits_bytes, 196608.0);
+  EXPECT_EQ(m.peak_allocated_bytes, shard * (4 + 4 + 8 + 4 + 4 + 8) + 2 * 196608.0);
+}
+
+TEST(Memory, ReshardOffKeepsEveryBlockGathered) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.num_nodes = 2;
+  TrainingSpec t;
+  t.seq_len = 4096;
+  t.global_batch = 64;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan p;
+  p.dp = 8;
+  p.tp = 2;
+  p.micro_batch = 1;
+  Candidate on = sim.evaluate(p);
+  p.reshard_after_forward = false;
+  Candidate off = sim.evaluate(p);
+  // One block at tp=2: 218,112,000 parameters of which 8,192 norm weights stay whole:
+  // (218,103,808 / 2 + 8,192) x 2 B = 218,120,192 B. Resharding keeps 2 blocks, not 32: +30 blocks.
+  const double block_bytes = (218103808.0 / 2 + 8192) * 2;
+  EXPECT_NEAR(off.prediction.memory.gathered_params_bytes - on.prediction.memory.gathered_params_bytes, 30 * block_bytes, 1.0);
+}
+
+TEST(Memory, NoSyncAccumulatesUnshardedGrads) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 2048;
+  t.global_batch = 32;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan p;
+  p.dp = 4;
+  p.tp = 2;
+  p.micro_batch = 2;  // grad_accum = 32 / (4 x 2) = 4
+  p.grad_sync = GradSync::last_micro_batch;
+  Candidate last = sim.evaluate(p);
+  p.grad_sync = GradSync::every_micro_batch;
+  Candidate every = sim.evaluate(p);
+  EXPECT_GT(last.prediction.memory.unsharded_grads_bytes, 4 * every.prediction.memory.unsharded_grads_bytes);
+  EXPECT_LT(last.prediction.time.fsdp_reduce_scatter_s, every.prediction.time.fsdp_reduce_scatter_s);
+}
+
+TEST(Memory, ActivationCheckpointingOrder) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 8192;
+  t.global_batch = 16;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan p;
+  p.dp = 4;
+  p.tp = 2;
+  double prev = 1e30;
+  for (auto ac : {ActivationCheckpointing::none, ActivationCheckpointing::selective, ActivationCheckpointing::full}) {
+    p.ac = ac;
+    Candidate cand = sim.evaluate(p);
+    EXPECT_LT(cand.prediction.memory.activations_bytes, prev) << to_string(ac);
+    prev = cand.prediction.memory.activations_bytes;
+  }
+}
+
+TEST(Memory, SequenceParallelShardsNormInputs) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 4096;
+  t.global_batch = 8;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan p;
+  p.dp = 2;
+  p.tp = 4;
+  SimulationDetail off = sim.detail(p);
+  p.sequence_parallel = true;
+  SimulationDetail on = sim.detail(p);
+  // attention_norm input: 4096 x 2 B per token, / tp=4 under SP -> 2,048 B.
+  EXPECT_EQ(off.activations[0].bytes_per_token, 8192.0);
+  EXPECT_EQ(on.activations[0].bytes_per_token, 2048.0);
+  EXPECT_LT(on.activation_bytes_per_layer, off.activation_bytes_per_layer);
+}
+
+TEST(Memory, OverCapacityIsAValueWithAReason) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 8192;
+  t.global_batch = 8;
+  Simulator sim(resolve_model("llama3-70b"), t, c);
+  Plan p;
+  p.dp = 8;
+  p.tp = 1;
+  Candidate cand = sim.evaluate(p);
+  ASSERT_EQ(cand.limit, Limit::memory);
+  EXPECT_GT(cand.memory_excess_bytes, 0);
+  EXPECT_NE(cand.reason.find("GiB >"), std::string::npos) << cand.reason;
+  EXPECT_NE(cand.reason.find("micro_batch 1"), std::string::npos) << cand.reason;
+}
+
+TEST(Feasibility, DivisibilityReasonsQuoteNumbers) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.num_nodes = 2;
+  TrainingSpec t;
+  t.seq_len = 8192;
+  t.global_batch = 6;
+  Simulator sim(resolve_model("llama3-70b"), t, c);
+  Plan p;
+  p.dp = 1;
+  p.tp = 16;
+  EXPECT_EQ(sim.evaluate(p).reason, "tp(16) does not divide num_key_value_heads (8)");
+  p.dp = 4;
+  p.tp = 4;
+  EXPECT_EQ(sim.evaluate(p).reason, "global_batch 6 is not divisible by dp(4) * micro_batch(1) = 4");
+  p.dp = 2;
+  p.tp = 4;
+  EXPECT_EQ(sim.evaluate(p).reason, "dp(2) * tp(4) = 8 != world size 16");
+}
+
+}  // namespace
+}  // namespace planner

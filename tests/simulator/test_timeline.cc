@@ -1,0 +1,150 @@
+#include <gtest/gtest.h>
+
+#include "planner/search.h"
+#include "simulator/collectives.h"
+#include "simulator/compute.h"
+#include "simulator/simulator.h"
+#include "topology/cluster_presets.h"
+
+namespace planner {
+namespace {
+
+// The periodic-state shortcut of evaluate() must give what the full event-by-event timeline of
+// detail() gives, for every split and knob.
+TEST(Timeline, ShortcutMatchesFullTimeline) {
+  for (const char* model : {"llama3-8b", "llama3-70b"}) {
+    ClusterSpec c = resolve_cluster("h100-sxm");
+    c.num_nodes = 2;
+    TrainingSpec t;
+    t.seq_len = 4096;
+    t.global_batch = 32;
+    Simulator sim(resolve_model(model), t, c);
+    int checked = 0;
+    SearchSpace space;
+    space.max_micro_batch = 2;
+    for_each_plan(t, c.world(), space, [&](const Plan& p) {
+      Candidate fast = sim.evaluate(p);
+      if (!fast.feasible() && fast.limit != Limit::memory) return;
+      SimulationDetail full = sim.detail(p);
+      const auto& a = fast.prediction.time;
+      const auto& b = full.candidate.prediction.time;
+      EXPECT_NEAR(a.step_s, b.step_s, 1e-9 * b.step_s) << model << " " << plan_label(p);
+      EXPECT_NEAR(a.fsdp_exposed_s, b.fsdp_exposed_s, 1e-9 * b.step_s) << model << " " << plan_label(p);
+      EXPECT_NEAR(a.fsdp_all_gather_s, b.fsdp_all_gather_s, 1e-9 * b.step_s) << model << " " << plan_label(p);
+      EXPECT_NEAR(a.tp_comm_s, b.tp_comm_s, 1e-9 * b.step_s) << model << " " << plan_label(p);
+      ++checked;
+    });
+    EXPECT_GT(checked, 20) << model;
+  }
+}
+
+TEST(Timeline, TraceIsConsistent) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 2048;
+  t.global_batch = 8;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan p;
+  p.dp = 4;
+  p.tp = 2;
+  p.micro_batch = 1;  // 2 micro-batches
+  SimulationDetail d = sim.detail(p);
+  double compute_end = 0;
+  for (const auto& e : d.trace) {
+    if (e.stream != "compute") continue;
+    EXPECT_GE(e.start_s + 1e-12, compute_end) << e.name << ": compute events must not overlap";
+    compute_end = e.start_s + e.duration_s;
+  }
+  EXPECT_NEAR(compute_end, d.candidate.prediction.time.step_s, 1e-12);
+}
+
+// Without overlap (CPU/Gloo), the step is the sum of everything.
+TEST(Timeline, NoOverlapSumsComputeAndComm) {
+  ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
+  TrainingSpec t;
+  t.seq_len = 16;
+  t.global_batch = 8;
+  t.precision = Precision::fp32;
+  Simulator sim(resolve_model("feedforward:256x512"), t, c);
+  Plan p;
+  p.dp = 2;
+  p.tp = 2;
+  p.micro_batch = 2;  // grad_accum 2
+  Candidate cand = sim.evaluate(p);
+  ASSERT_TRUE(cand.feasible()) << cand.reason;
+  const TimeBreakdown& tb = cand.prediction.time;
+  EXPECT_NEAR(tb.step_s, tb.compute_s() + tb.tp_comm_s + tb.fsdp_comm_s() + tb.optimizer_s, 1e-12);
+  EXPECT_NEAR(tb.fsdp_exposed_s, tb.fsdp_comm_s(), 1e-15);
+}
+
+// A single FSDP unit cannot hide its all-gather (nothing runs before it) nor its reduce-scatter
+// (nothing runs after it): both are exposed.
+TEST(Timeline, SingleUnitExposesItsCollectives) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 4;
+  TrainingSpec t;
+  t.seq_len = 1;
+  t.global_batch = 8;
+  Simulator sim(resolve_model("feedforward"), t, c);
+  Plan p;
+  p.dp = 4;
+  p.tp = 1;
+  p.micro_batch = 2;
+  p.reshard_after_forward = false;
+  Candidate cand = sim.evaluate(p);
+  const TimeBreakdown& tb = cand.prediction.time;
+  EXPECT_GT(tb.fsdp_all_gather_s, 0);
+  EXPECT_NEAR(tb.fsdp_exposed_s, tb.fsdp_all_gather_s + tb.fsdp_reduce_scatter_s, 1e-12);
+  EXPECT_NEAR(tb.step_s, tb.compute_s() + tb.tp_comm_s + tb.fsdp_exposed_s + tb.optimizer_s, 1e-12);
+}
+
+// Many identical layers: every block's all-gather and reduce-scatter hides behind the compute of
+// its neighbours; what shows is the root unit's (tok_embeddings + norm + output) all-gather before
+// the first layer, and after the last the reduce-scatters of layer 0 (only the short embedding
+// backward follows it) and of the root.
+TEST(Timeline, DeepModelHidesBlockCommExposesRoot) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 8192;
+  t.global_batch = 8;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan p;
+  p.dp = 8;
+  p.tp = 1;
+  p.ac = ActivationCheckpointing::full;
+  Candidate cand = sim.evaluate(p);
+  const TimeBreakdown& tb = cand.prediction.time;
+  // Root unit: 2 x 128256 x 4096 + 4096 = 1,050,677,248 parameters (padded rows: 128256 and 4096
+  // are multiples of 8). Gathered in bf16, reduced in fp32, over 8 GPUs on NVLink.
+  const double root = 1050677248.0, block = 218112000.0;
+  const double ag_root = all_gather_seconds(8, root * 2, c.intra_node);
+  const double rs_root = reduce_scatter_seconds(8, root * 4, c.intra_node);
+  const double ag_block = all_gather_seconds(8, block * 2, c.intra_node);
+  const double rs_block = reduce_scatter_seconds(8, block * 4, c.intra_node);
+  EXPECT_GE(tb.fsdp_exposed_s, rs_root - 1e-12);
+  EXPECT_LE(tb.fsdp_exposed_s, ag_root + ag_block + rs_block + rs_root + 1e-12);
+  EXPECT_GT(tb.fsdp_overlapped_s(), 0.8 * tb.fsdp_comm_s());
+}
+
+TEST(Throughput, MfuDefinition) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 8192;
+  t.global_batch = 16;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  // 6 N + 12 L (heads x head_dim) s = 6 x 7,504,658,432 + 12 x 32 x 4096 x 8192.
+  EXPECT_DOUBLE_EQ(sim.model_flops_per_token(), 6.0 * 7504658432.0 + 12.0 * 32 * 4096 * 8192);
+  Plan p;
+  p.dp = 8;
+  p.tp = 1;
+  p.ac = ActivationCheckpointing::full;
+  Candidate cand = sim.evaluate(p);
+  const auto& th = cand.prediction.throughput;
+  EXPECT_NEAR(th.tokens_per_s, 16.0 * 8192 / cand.prediction.time.step_s, 1e-6);
+  EXPECT_NEAR(th.mfu, th.model_flops_per_token * th.tokens_per_s / 8 / 989.4e12, 1e-12);
+  EXPECT_GT(th.mfu, 0.2);
+  EXPECT_LT(th.mfu, 0.75);  // below the GEMM efficiency ceiling
+}
+
+}  // namespace
+}  // namespace planner
