@@ -165,7 +165,8 @@ ModelSpec model_from_hf_config(const Json& j, const std::string& file) {
     throw InputError(file, "mlp_bias", "true is not supported (Llama-style models have no biases)");
   ModelSpec m;
   m.kind = ModelKind::llama;
-  m.name = file;
+  const size_t slash = file.find_last_of('/');
+  m.name = slash == std::string::npos ? file : file.substr(slash + 1);  // the file's name, not its path
   m.dim = r.get_int("hidden_size", 1);
   m.ffn_hidden = r.get_int("intermediate_size", 1);
   m.n_layers = r.get_int("num_hidden_layers", 1);

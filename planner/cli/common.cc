@@ -73,7 +73,10 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   if (o.nodes > 0 && o.gpus > 0)
     throw InputError("--gpus", "", "give either --nodes or --gpus, not both (--nodes " + std::to_string(o.nodes) +
                                        ", --gpus " + std::to_string(o.gpus) + ")");
-  if (o.gpus > 0) {
+  if (o.cluster == "cpu-gloo" && o.gpus > 0) {
+    // Ranks are processes on this host sharing its cores: the profile depends on how many.
+    s.cluster = cpu_gloo_host_cluster(o.gpus);
+  } else if (o.gpus > 0) {
     const int64_t gpn = s.cluster.gpus_per_node;
     if (o.gpus < gpn) {
       s.cluster.gpus_per_node = o.gpus;  // one partial node

@@ -1,0 +1,100 @@
+// The CLI as a user meets it: bad input exits 2 with a message naming the flag/file, field, value
+// and what is allowed; valid input gives a plan.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/json_io.h"
+#include "support/run_binary.h"
+
+namespace planner {
+namespace {
+
+using testing::run_planner;
+
+void expect_error(const std::string& args, const std::vector<std::string>& parts) {
+  auto r = run_planner(args);
+  EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+  for (const auto& p : parts) EXPECT_NE(r.output.find(p), std::string::npos) << "missing '" << p << "' in:\n" << r.output;
+  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;
+}
+
+TEST(Cli, EmbeddedDefaultRuns) {
+  auto r = run_planner("plan");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("feedforward:8192x8192"), std::string::npos);
+  EXPECT_NE(r.output.find("llama3-70b"), std::string::npos);
+  EXPECT_NE(r.output.find("ModelParallelStrategy(data_parallel_size="), std::string::npos);
+  EXPECT_NE(r.output.find("Lightning \"auto\""), std::string::npos);
+}
+
+TEST(Cli, UnknownPresetsListValidOnes) {
+  expect_error("plan --model gpt5 --nodes 1", {"--model", "unknown model 'gpt5'", "llama3-8b", "llama-tiny"});
+  expect_error("plan --model llama3-8b --cluster b200 --nodes 1", {"--cluster", "unknown cluster 'b200'", "h100-sxm"});
+}
+
+TEST(Cli, ImpossibleNumbers) {
+  expect_error("plan --model llama3-8b --nodes 0", {"--nodes"});
+  expect_error("plan --model llama3-8b --nodes -2", {"--nodes"});
+  expect_error("plan --model llama3-8b --global-batch 0", {"--global-batch"});
+  expect_error("plan --model llama3-8b --gpus 12", {"--gpus", "12 is not a whole number of 8-GPU nodes"});
+  expect_error("simulate --model llama3-8b --nodes 1 --dp 3 --tp 2", {"dp(3) * tp(2) = 6 != world size 8"});
+  expect_error("plan --model llama3-8b --nodes 1 --tp 3", {"--tp", "tp(3) does not divide the world size 8"});
+  expect_error("plan --model llama3-8b --nodes 1 --micro-batch 2,x", {"--micro-batch", "'x' is not a positive integer"});
+  expect_error("plan --model llama3-8b --nodes 1 --ac some", {"--ac", "'some' is not allowed", "'selective'"});
+  expect_error("plan --model llama3-8b --nodes 1 --precision fp8", {"--precision"});
+}
+
+TEST(Cli, BadFiles) {
+  const std::string dir = ::testing::TempDir();
+  {
+    std::ofstream(dir + "/trunc.json") << "{\"name\": \"x\", \"gpus_per_node\": 8, \"device\": {";
+    std::ofstream(dir + "/incomplete.json") << R"({"gpus_per_node": 8, "device": {"peak_bf16_tflops": 989}})";
+  }
+  expect_error("plan --model llama3-8b --cluster " + dir + "/trunc.json", {"trunc.json", "malformed JSON"});
+  expect_error("plan --model llama3-8b --cluster " + dir + "/incomplete.json",
+               {"incomplete.json", "field 'device.peak_fp32_tflops': missing"});
+  expect_error("plan --model " + dir + "/nope.json", {"nope.json", "no such file"});
+  expect_error("simulate --plan " + dir + "/trunc.json", {"trunc.json", "malformed JSON"});
+}
+
+TEST(Cli, GlooNeedsFp32) {
+  expect_error("plan --model llama-tiny --cluster cpu-gloo --precision bf16", {"--precision", "Gloo", "fp32"});
+}
+
+TEST(Cli, PlanFileRoundTripThroughSimulate) {
+  const std::string path = ::testing::TempDir() + "/best.plan.json";
+  auto r = run_planner("plan --model llama3-8b --cluster h100-sxm --nodes 1 --seq-len 4096 --global-batch 64 --write-plan " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Json plan = read_json_file(path);
+  EXPECT_EQ(plan["format"], "planner-plan/1");
+  auto s = run_planner("simulate --plan " + path + " --format json");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  Json sim = Json::parse(s.output);
+  // The plan file carries the prediction it was chosen with; simulate reproduces it (simulate runs
+  // the full timeline, the search its periodic shortcut: equal to rounding).
+  const double want = plan["prediction"]["time"]["step_s"].get<double>();
+  EXPECT_NEAR(sim["time"]["step_s"].get<double>(), want, 1e-9 * want);
+}
+
+TEST(Cli, CsvIsRfc4180WithUnits) {
+  auto r = run_planner("plan --model llama3-8b --nodes 1 --seq-len 4096 --global-batch 16 --format csv");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto header_end = r.output.find("\r\n");
+  ASSERT_NE(header_end, std::string::npos) << "records end with CRLF";
+  const std::string header = r.output.substr(0, header_end);
+  EXPECT_NE(header.find("step_time_s"), std::string::npos);
+  EXPECT_NE(header.find("memory_total_gib"), std::string::npos);
+}
+
+TEST(Cli, SuggestRecommends) {
+  auto r = run_planner("suggest --model llama3-70b --cluster h100-sxm --tokens 1e12 --deadline-days 30 --max-gpus 4096");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("smallest cluster that meets the goal"), std::string::npos) << r.output;
+  auto none = run_planner("suggest --model llama3-405b --cluster h100-sxm --tokens 15e12 --deadline-days 1 --max-gpus 64");
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_NE(none.output.find("no size"), std::string::npos) << none.output;
+}
+
+}  // namespace
+}  // namespace planner
