@@ -11,6 +11,13 @@ namespace planner {
 
 namespace {
 
+// Some tp dividing the world leaves a dp that divides the global batch.
+bool batch_splits_evenly(const TrainingSpec& t, int64_t world) {
+  for (int64_t tp : divisors(world))
+    if (t.global_batch % (world / tp) == 0) return true;
+  return false;
+}
+
 SizePoint evaluate_size(const ModelSpec& model, const TrainingSpec& training, const ClusterSpec& node,
                         const SearchSpace& space, const SuggestGoal& goal, int64_t nodes, int64_t* evaluated) {
   ClusterSpec c = node;
@@ -80,7 +87,8 @@ SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& traini
     if (hi > 0 && lo > 0 && hi - lo > 1) {
       const int64_t step = std::max<int64_t>(1, (hi - lo - 1) / 64);
       for (int64_t n = lo + 1; n < hi; n += step)
-        points[n] = evaluate_size(model, training, node, space, goal, n, &r.evaluated);
+        if (batch_splits_evenly(training, n * gpn))  // sizes no dp can split the batch over add only noise
+          points[n] = evaluate_size(model, training, node, space, goal, n, &r.evaluated);
     }
   }
 

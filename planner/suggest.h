@@ -40,7 +40,8 @@ struct SuggestResult {
 };
 
 // Node counts tried: 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (powers of two and 1.5x powers of two),
-// then every count between the last size that misses the deadline and the first that meets it.
+// then every count between the last size that misses the deadline and the first that meets it
+// (skipping counts where no dp divides the global batch).
 SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& training, const ClusterSpec& node,
                               const SearchSpace& space, const SuggestGoal& goal);
 

@@ -13,12 +13,26 @@ for arg in "$@"; do
     *) echo "setup.sh: unknown option '$arg' (allowed: --torch, --browser)" >&2; exit 2 ;;
   esac
 done
+torch=0
+for arg in "$@"; do [ "$arg" = "--torch" ] && torch=1; done
+# The executor: Debian's LibTorch links the generic libblas.so.3; make it OpenBLAS, not the
+# ~20x slower netlib reference BLAS (idempotent; runs after the packages are in, see the end).
+switch_blas() {
+  local want=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
+  [ "$torch" = 1 ] && [ -e "$want" ] || return 0
+  if [ "$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)" != "$want" ]; then
+    echo "setup.sh: switching libblas.so.3 to OpenBLAS"
+    ${SUDO:-} update-alternatives --set libblas.so.3-x86_64-linux-gnu "$want"
+  fi
+}
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup.sh: all ${#want[@]} packages present"
+  switch_blas
   exit 0
 fi
 echo "setup.sh: installing ${missing[*]}"
@@ -26,3 +40,4 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+switch_blas
