@@ -20,4 +20,16 @@ ClusterSpec cpu_gloo_cluster(int64_t cores, int64_t ranks, double ghz, int64_t f
 // The same, for this machine (cores, memory and SIMD width read from the OS).
 ClusterSpec cpu_gloo_host_cluster(int64_t ranks);
 
+// For clusters built from a probed node (topology/node_cluster.h, `planner probe --as-cluster`):
+// one GPU node with the presets' defaults (runtime reserve, allocator fragmentation, efficiency)
+// around a probed device and probed links.
+ClusterSpec gpu_node_cluster(const std::string& name, const DeviceSpec& device, int64_t gpus_per_node,
+                             const LinkSpec& intra_node, const LinkSpec& inter_node);
+// Per-ring-step latency of a link class as NCCL's tuning model has it: "nvlink", "pcie" or "net".
+double ring_step_latency_s(const std::string& link_class);
+// The CPU/Gloo profile from counted cores and memory (hwloc); clock and FP32 FLOP/cycle from this
+// host's /proc/cpuinfo unless given (> 0).
+ClusterSpec cpu_gloo_cluster_for(int64_t cores, double memory_bytes, int64_t ranks, double ghz = 0,
+                                 int64_t fp32_flops_per_cycle = 0);
+
 }  // namespace planner

@@ -1,5 +1,6 @@
 // The NVML path (dlopen + our own declarations) against a fake libnvidia-ml built by the tests.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -37,7 +38,7 @@ NodeTopology node_from(const NvmlReport& r) {
 }
 
 std::string temp_config(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "/" + name;
+  std::string path = ::testing::TempDir() + "/topology-" + std::to_string(::getpid()) + "-" + name;
   std::ofstream(path) << text;
   return path;
 }

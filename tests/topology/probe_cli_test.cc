@@ -1,6 +1,7 @@
 // `planner probe` through the real binary: output, exit codes, the cluster file, and probe -> plan.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -33,7 +34,10 @@ Result run_planner(const std::string& args, const std::string& env = "") {
   return r;
 }
 
-std::string tmp(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+// Per-process names: several builds may run their suites at once.
+std::string tmp(const std::string& name) {
+  return ::testing::TempDir() + "/probe-cli-" + std::to_string(::getpid()) + "-" + name;
+}
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // hwloc XML of real machines (tests/data/topologies/README.md) and of a machine written here.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
@@ -26,7 +27,7 @@ std::string slurp(const std::string& path) {
 }
 
 std::string temp_file(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + "/" + name;
+  std::string path = ::testing::TempDir() + "/topology-" + std::to_string(::getpid()) + "-" + name;
   std::ofstream(path) << text;
   return path;
 }
