@@ -127,7 +127,7 @@ ModelSpec resolve_model(const std::string& name, const std::string& flag) {
     JsonReader r(j, name);
     return model_from_json(r);
   }
-  if (name.find('/') != std::string::npos || name.size() > 5 && name.substr(name.size() - 5) == ".json")
+  if (name.find('/') != std::string::npos || (name.size() > 5 && name.substr(name.size() - 5) == ".json"))
     throw InputError(name, "", "no such file (a model is a preset name or a path to a JSON file)");
   std::string valid;
   for (const auto& p : model_preset_names()) valid += (valid.empty() ? "" : ", ") + p;

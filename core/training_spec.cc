@@ -51,16 +51,20 @@ PrecisionBytes precision_bytes(Precision p) {
 }
 
 Json training_to_json(const TrainingSpec& t) {
-  return Json{{"seq_len", t.seq_len}, {"global_batch", t.global_batch}, {"precision", to_string(t.precision)}};
+  return Json{{"seq_len", t.seq_len},
+              {"global_batch", t.global_batch},
+              {"precision", to_string(t.precision)},
+              {"compiled", t.compiled}};
 }
 
 TrainingSpec training_from_json(const JsonReader& r) {
-  r.reject_unknown_keys({"seq_len", "global_batch", "precision"});
+  r.reject_unknown_keys({"seq_len", "global_batch", "precision", "compiled"});
   TrainingSpec t;
   t.seq_len = r.get_int("seq_len", 1);
   t.global_batch = r.get_int("global_batch", 1);
   t.precision = precision_from_string(r.get_enum("precision", precision_names(), "bf16-mixed"), r.file(),
                                       r.field_path("precision"));
+  t.compiled = r.get_bool("compiled", false);
   return t;
 }
 

@@ -30,6 +30,9 @@ struct TrainingSpec {
   int64_t seq_len = 2048;       // tokens per sequence (feedforward: rows per sample, usually 1)
   int64_t global_batch = 512;   // sequences per optimizer step, across all dp ranks
   Precision precision = Precision::bf16_mixed;
+  // torch.compile fuses RMSNorm and the elementwise ops (fewer saved tensors, fewer passes over
+  // memory). Off: eager kernels, as PyTorch runs them by default and as our LibTorch executor runs.
+  bool compiled = false;
 };
 
 // One candidate: the 2D split and the knobs. Ranks are laid out as (dp, tp) with TP groups of

@@ -104,7 +104,10 @@ struct Dims {
   bool sp;
 };
 
-ActTable block_activations(const ModelSpec& m, const Dims& d, KernelFlavor k) {
+// Norms: fused (torch.compile) saves the input and rstd; eager RMSNorm (torchtitan's
+// x.float() * rsqrt(mean(x^2) + eps), then .type_as(x) * weight) saves the fp32 input, rstd and
+// the normalized tensor in the compute dtype.
+ActTable block_activations(const ModelSpec& m, const Dims& d, KernelFlavor k, bool fused_norms) {
   ActTable t;
   const double c = d.c;
   const double sp_div = d.h / d.hs;  // tp under SP, else 1
@@ -117,9 +120,13 @@ ActTable block_activations(const ModelSpec& m, const Dims& d, KernelFlavor k) {
     return t;
   }
   const bool fused = k == KernelFlavor::fused;
-  t.add("attention_norm input (residual)", c * d.hs, true);
+  if (fused_norms) {
+    t.add("attention_norm input (residual)", c * d.hs, true);
+  } else {
+    t.add("attention_norm input (fp32 copy, eager)", 4.0 * d.hs, true);
+  }
   t.add("attention_norm rstd", 4.0 / sp_div, true);
-  if (!fused) t.add("attention_norm x*rstd (composed norm)", c * d.hs, false);
+  if (!fused_norms) t.add("attention_norm x*rstd (eager)", c * d.hs, false);
   t.add(d.sp ? "wq/wk/wv input (norm out, all-gathered)" : "wq/wk/wv input (norm out)", c * d.h, false);
   t.add("q (rotated)", c * d.q, true);
   // The composed attention expands GQA's k/v to every head before the matmuls.
@@ -131,9 +138,13 @@ ActTable block_activations(const ModelSpec& m, const Dims& d, KernelFlavor k) {
     t.add("attention probabilities (softmax out)", c * d.heads * d.s, true);
   }
   t.add("attention out (wo input)", c * d.q, true);
-  t.add("ffn_norm input (residual)", c * d.hs, true);
+  if (fused_norms) {
+    t.add("ffn_norm input (residual)", c * d.hs, true);
+  } else {
+    t.add("ffn_norm input (fp32 copy, eager)", 4.0 * d.hs, true);
+  }
   t.add("ffn_norm rstd", 4.0 / sp_div, true);
-  if (!fused) t.add("ffn_norm x*rstd (composed norm)", c * d.hs, false);
+  if (!fused_norms) t.add("ffn_norm x*rstd (eager)", c * d.hs, false);
   t.add(d.sp ? "w1/w3 input (norm out, all-gathered)" : "w1/w3 input (norm out)", c * d.h, false);
   t.add("w1 out (silu input)", c * d.f, true);
   t.add("w3 out", c * d.f, true);
@@ -290,25 +301,25 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   const bool staged_reduce = training_.precision == Precision::bf16_mixed || cl.backend == "gloo";
   mem.comm_buffers_bytes = staged_reduce ? block_unit_numel * pb.reduce : 0.0;
 
-  const ActTable acts = block_activations(model_, d, kernels_);
-  double kept_per_token = 0, all_per_token = 0, recomputed_per_token = 0;
+  const ActTable acts = block_activations(model_, d, kernels_, training_.compiled);
+  double kept_per_token = 0, recomputed_per_token = 0;
   for (int i = 0; i < acts.n; ++i) {
     const auto& it = acts.items[i];
-    all_per_token += it.bytes_per_token;
     const bool kept = plan.ac == ActivationCheckpointing::none ||
-                      (plan.ac == ActivationCheckpointing::selective && it.selective_keep) ||
-                      (plan.ac == ActivationCheckpointing::full && i == 0);
+                      (plan.ac == ActivationCheckpointing::selective && it.selective_keep);
     if (kept)
       kept_per_token += it.bytes_per_token;
     else
       recomputed_per_token += it.bytes_per_token;
   }
+  // Full checkpointing keeps only each block's input (the residual stream, or the FeedForward's x).
+  if (plan.ac == ActivationCheckpointing::full) kept_per_token = c * (llama ? d.hs : d.h);
   // Backward of one block holds its recomputed tensors on top of everything kept.
   mem.activations_bytes = Td * (L * kept_per_token + recomputed_per_token);
   if (llama) {
     const double v = static_cast<double>(model_.vocab_size) / tp;
     const double logit_bytes = c + (cb < 4 ? 4.0 : 0.0) + 4.0 + 4.0;  // logits, fp32 copy, softmax, grad
-    const double norm_saved = kernels_ == KernelFlavor::fused ? c * d.hs + 4.0 / (d.h / d.hs) : 2.0 * c * d.hs + 4.0;
+    const double norm_saved = training_.compiled ? c * d.hs + 4.0 / (d.h / d.hs) : 4.0 * d.hs + c * d.hs + 4.0 / (d.h / d.hs);
     mem.logits_bytes = Td * (v * logit_bytes + norm_saved + c * d.h);
   } else {
     mem.logits_bytes = Td * 3.0 * c * d.h;  // output, target, (output - target) saved by the MSE loss
@@ -330,7 +341,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
 
   UnitTimes blk;
   const GemmTimes& gt = gemm_times(tp, T, cb);
-  const double norm_bytes = (kernels_ == KernelFlavor::fused ? 2.0 : 8.0) * c * d.hs * Td;
+  // One RMSNorm's memory traffic: fused reads x and writes y; eager runs ~6 kernels (upcast,
+  // square, mean, rsqrt-multiply, downcast, weight multiply), each reading and writing the tensor.
+  const double norm_bytes = (training_.compiled ? 2.0 : 8.0) * c * d.hs * Td;
   if (llama) {
     blk.fwd_s += gt.block_fwd_s;
     blk.bwd_s += gt.block_bwd_s;
@@ -660,12 +673,16 @@ SimulationDetail Simulator::detail(const Plan& plan) const {
   d.hs = sp ? d.h / plan.tp : d.h;
   d.s = static_cast<double>(training_.seq_len);
   d.sp = sp;
-  const ActTable acts = block_activations(model_, d, kernels_);
+  const ActTable acts = block_activations(model_, d, kernels_, training_.compiled);
   const double T = static_cast<double>(plan.micro_batch * training_.seq_len);
+  if (plan.ac == ActivationCheckpointing::full) {
+    const double input = pb.compute * (llama ? d.hs : d.h);
+    out.activations.push_back({"block input (checkpoint)", input, true});
+    out.activation_bytes_per_layer += T * input;
+  }
   for (int i = 0; i < acts.n; ++i) {
     const bool kept = plan.ac == ActivationCheckpointing::none ||
-                      (plan.ac == ActivationCheckpointing::selective && acts.items[i].selective_keep) ||
-                      (plan.ac == ActivationCheckpointing::full && i == 0);
+                      (plan.ac == ActivationCheckpointing::selective && acts.items[i].selective_keep);
     out.activations.push_back({acts.items[i].name, acts.items[i].bytes_per_token, kept});
     if (kept) out.activation_bytes_per_layer += T * acts.items[i].bytes_per_token;
   }

@@ -43,6 +43,14 @@ DeviceSpec gpu(const std::string& name, double bf16_tflops, double fp32_tflops, 
   return d;
 }
 
+// FlashAttention-2 reaches 50-73% of peak forward on A100 (Dao 2023) and 35% on H100 (Shah et
+// al. 2024, FlashAttention-3, abstract); backward is lower, so take the low ends.
+double default_attention_efficiency(const DeviceSpec& d) {
+  const bool hopper = d.name.find("H100") != std::string::npos || d.name.find("H200") != std::string::npos ||
+                      d.name.find("H800") != std::string::npos || d.name.find("GH200") != std::string::npos;
+  return hopper ? 0.35 : 0.5;
+}
+
 ClusterSpec gpu_node(const std::string& name, DeviceSpec d, int64_t gpus, LinkSpec intra, LinkSpec inter) {
   ClusterSpec c;
   c.name = name;
@@ -57,7 +65,8 @@ ClusterSpec gpu_node(const std::string& name, DeviceSpec d, int64_t gpus, LinkSp
   // (docs/cost-model.md, "Memory not in tensors").
   c.runtime_reserved_bytes = 1.0 * kGiB;
   c.allocator_fragmentation = 0.05;
-  c.efficiency = EfficiencySpec{};  // gemm 0.75, attention 0.5, memory 0.8 (docs)
+  c.efficiency = EfficiencySpec{};  // gemm 0.75, memory 0.8 (docs/cost-model.md)
+  c.efficiency.attention = default_attention_efficiency(c.device);
   return c;
 }
 
@@ -100,7 +109,7 @@ ClusterSpec resolve_cluster(const std::string& name, const std::string& flag) {
                     link("200 Gb/s per GPU", 25, kNetLatency_s, 0.9));
   if (name == "cpu-gloo") return cpu_gloo_host_cluster(4);
   if (is_file(name)) return read_cluster_file(name);
-  if (name.find('/') != std::string::npos || name.size() > 5 && name.substr(name.size() - 5) == ".json")
+  if (name.find('/') != std::string::npos || (name.size() > 5 && name.substr(name.size() - 5) == ".json"))
     throw InputError(name, "", "no such file (a cluster is a preset name or a path to a JSON file)");
   std::string valid;
   for (const auto& p : cluster_preset_names()) valid += (valid.empty() ? "" : ", ") + p;

@@ -27,6 +27,8 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
   cmd->add_option("--precision", o->precision, "bf16-mixed (FSDP2 MixedPrecisionPolicy), bf16, fp32")
       ->check(CLI::IsMember(precision_names()))
       ->capture_default_str();
+  cmd->add_flag("--compile", o->compiled,
+                "The model runs under torch.compile (fused norms and elementwise ops); default: eager kernels");
 }
 
 void add_knob_options(CLI::App* cmd, KnobOptions* o) {
@@ -64,6 +66,7 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.seq_len = o.seq_len > 0 ? o.seq_len : (llama ? 8192 : 1);
   s.training.global_batch = o.global_batch > 0 ? o.global_batch : (llama ? 512 : 8);
   s.training.precision = precision_from_string(o.precision, "--precision", "");
+  s.training.compiled = o.compiled;
   if (s.cluster.backend == "gloo" && s.training.precision != Precision::fp32) {
     if (o.precision == "bf16-mixed")  // the default: Gloo runs fp32, say so and go on
       s.training.precision = Precision::fp32;

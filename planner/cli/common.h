@@ -19,6 +19,7 @@ struct SetupOptions {
   int64_t seq_len = 0;               // 0: 8192 for Llama models, 1 for the FeedForward
   int64_t global_batch = 0;          // 0: 512 for Llama models, 8 for the FeedForward
   std::string precision = "bf16-mixed";
+  bool compiled = false;
 };
 
 struct KnobOptions {

@@ -43,8 +43,9 @@ TEST(Suggest, CheapestWithPrice) {
   g.max_gpus = 512;
   SuggestResult r = suggest_cluster(resolve_model("llama3-8b"), t, node, SearchSpace{}, g);
   ASSERT_TRUE(r.recommended);
-  for (const auto& p : r.sweep)
+  for (const auto& p : r.sweep) {
     if (p.best) EXPECT_GE(p.cost, r.sweep[*r.recommended].cost);
+  }
   EXPECT_NEAR(r.sweep[*r.recommended].cost, r.sweep[*r.recommended].gpu_hours * 2.0, 1e-6);
 }
 

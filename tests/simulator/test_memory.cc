@@ -115,10 +115,26 @@ TEST(Memory, SequenceParallelShardsNormInputs) {
   SimulationDetail off = sim.detail(p);
   p.sequence_parallel = true;
   SimulationDetail on = sim.detail(p);
-  // attention_norm input: 4096 x 2 B per token, / tp=4 under SP -> 2,048 B.
-  EXPECT_EQ(off.activations[0].bytes_per_token, 8192.0);
-  EXPECT_EQ(on.activations[0].bytes_per_token, 2048.0);
+  // Eager RMSNorm saves its input upcast to fp32: 4096 x 4 B = 16,384 B per token, / tp=4 under
+  // SP -> 4,096 B.
+  EXPECT_EQ(off.activations[0].bytes_per_token, 16384.0);
+  EXPECT_EQ(on.activations[0].bytes_per_token, 4096.0);
   EXPECT_LT(on.activation_bytes_per_layer, off.activation_bytes_per_layer);
+}
+
+TEST(Memory, CompiledNormsSaveLess) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 4096;
+  t.global_batch = 8;
+  Plan p;
+  p.dp = 8;
+  SimulationDetail eager = Simulator(resolve_model("llama3-8b"), t, c).detail(p);
+  t.compiled = true;
+  SimulationDetail compiled = Simulator(resolve_model("llama3-8b"), t, c).detail(p);
+  // Per norm: eager keeps the fp32 input (16,384 B) and x*rstd in bf16 (8,192 B); fused keeps the
+  // bf16 input (8,192 B). Two norms per block: 2 x 16,384 B less per token, x 4096 tokens.
+  EXPECT_NEAR(eager.activation_bytes_per_layer - compiled.activation_bytes_per_layer, 2 * 16384.0 * 4096, 1.0);
 }
 
 TEST(Memory, OverCapacityIsAValueWithAReason) {
