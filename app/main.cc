@@ -14,6 +14,16 @@
 #endif
 #ifdef PLANNER_HAVE_TORCH
 #include "executor/cli/train_command.h"
+#if __has_include("executor/cli/calibrate_command.h")
+#include "executor/cli/calibrate_command.h"
+#include "executor/cli/validate_command.h"
+#define PLANNER_HAVE_CALIBRATE 1
+#endif
+#endif
+#if __has_include("reports/cli/cmd_report.h")
+#include "reports/cli/cmd_gate.h"
+#include "reports/cli/cmd_report.h"
+#define PLANNER_HAVE_REPORTS 1
 #endif
 
 int main(int argc, char** argv) {
@@ -28,6 +38,14 @@ int main(int argc, char** argv) {
 #endif
 #ifdef PLANNER_HAVE_TORCH
   planner::cli::register_train(app);
+#endif
+#ifdef PLANNER_HAVE_CALIBRATE
+  planner::cli::register_calibrate(app);
+  planner::cli::register_validate(app);
+#endif
+#ifdef PLANNER_HAVE_REPORTS
+  planner::cli::register_report(app);
+  planner::cli::register_gate(app);
 #endif
   try {
     app.parse(argc, argv);

@@ -11,10 +11,13 @@ namespace planner {
 
 namespace {
 
-// Some tp dividing the world leaves a dp that divides the global batch.
-bool batch_splits_evenly(const TrainingSpec& t, int64_t world) {
-  for (int64_t tp : divisors(world))
-    if (t.global_batch % (world / tp) == 0) return true;
+// Some tp that divides the world and the model's sharded dims leaves a dp dividing the batch.
+bool batch_splits_evenly(const ModelSpec& m, const TrainingSpec& t, int64_t world) {
+  for (int64_t tp : divisors(world)) {
+    const bool shards = m.kind == ModelKind::llama ? m.n_kv_heads % tp == 0 && m.n_heads % tp == 0
+                                                   : m.ffn_hidden % tp == 0 && m.dim % tp == 0;
+    if (shards && t.global_batch % (world / tp) == 0) return true;
+  }
   return false;
 }
 
@@ -87,7 +90,7 @@ SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& traini
     if (hi > 0 && lo > 0 && hi - lo > 1) {
       const int64_t step = std::max<int64_t>(1, (hi - lo - 1) / 64);
       for (int64_t n = lo + 1; n < hi; n += step)
-        if (batch_splits_evenly(training, n * gpn))  // sizes no dp can split the batch over add only noise
+        if (batch_splits_evenly(model, training, n * gpn))  // sizes no dp can split the batch over add only noise
           points[n] = evaluate_size(model, training, node, space, goal, n, &r.evaluated);
     }
   }

@@ -9,7 +9,7 @@
 # It also writes a screenshot of each page (--screenshot-dir, 1400x2000) for a person to look at.
 #
 # Usage: scripts/check_report_in_chromium.sh [--screenshot-dir DIR] [--chromium BIN] REPORT.html...
-# Exit: 0 all pages pass, 1 a page fails, 2 usage, 77 Chromium is not installed (ctest SKIP).
+# Exit: 0 all pages pass, 1 a page fails, 2 usage, 77 Chromium or python3 missing (ctest SKIP).
 set -u
 
 chromium_bin=/usr/bin/chromium
@@ -29,7 +29,7 @@ if [ ! -x "$chromium_bin" ]; then
   echo "check_report_in_chromium: $chromium_bin not found; skipped (scripts/setup.sh --browser installs it)" >&2
   exit 77
 fi
-command -v python3 >/dev/null || { echo "check_report_in_chromium: python3 is needed to read Chromium's net log" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "check_report_in_chromium: python3 is needed to read Chromium's net log (scripts/setup.sh --browser); skipped" >&2; exit 77; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -9,7 +9,7 @@ want=(cmake g++ make pkg-config libhwloc-dev libeigen3-dev libcli11-dev nlohmann
 for arg in "$@"; do
   case "$arg" in
     --torch) want+=(libtorch-dev libgloo-dev libopenblas0-pthread libopenblas-dev) ;;
-    --browser) want+=(chromium) ;;
+    --browser) want+=(chromium python3) ;;  # python3 reads Chromium's net log (check_report_in_chromium.sh)
     *) echo "setup.sh: unknown option '$arg' (allowed: --torch, --browser)" >&2; exit 2 ;;
   esac
 done

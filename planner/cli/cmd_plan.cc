@@ -7,6 +7,7 @@
 #include "planner/cli/commands.h"
 #include "planner/cli/common.h"
 #include "planner/output.h"
+#include "reports/report.h"
 
 namespace planner::cli {
 
@@ -19,6 +20,7 @@ struct PlanOptions {
   size_t top = 10;
   std::string write_plan;  // plan file of the best candidate
   std::string output = "-";
+  std::string report;      // self-contained HTML
 };
 
 // The embedded default: the seed's FeedForward(8192, 8192) on 4 GPUs (Lightning's tensor-parallel
@@ -47,6 +49,7 @@ std::string run_one(const PlanOptions& o, PlanSearchResult* out_result, Setup* o
   Simulator sim(s.model, s.training, s.cluster);
   PlanSearchResult r = search_plans(sim, space, o.format == "csv" ? 0 : std::max<size_t>(o.top, 1));
   std::string text;
+  if (!o.report.empty()) write_file_atomic(o.report, reports::render_html_report(search_to_json(sim, r), "planner plan"));
   if (o.format == "json") {
     text = search_to_json(sim, r).dump(2) + "\n";
   } else if (o.format == "csv") {
@@ -64,6 +67,7 @@ void run_plan(const PlanOptions& o) {
     if (o.format != "table")
       throw InputError("--model", "", "required with --format " + o.format + " (without --model, plan runs the two embedded examples as tables)");
     if (!o.write_plan.empty()) throw InputError("--write-plan", "", "needs --model (which plan should it write?)");
+    if (!o.report.empty()) throw InputError("--report", "", "needs --model (one report per question)");
     std::string text;
     int i = 0;
     for (const auto& ex : embedded_examples(o)) {
@@ -101,6 +105,7 @@ void register_plan(CLI::App& app) {
   cmd->add_option("--top", o->top, "How many ranked candidates to show")->capture_default_str();
   cmd->add_option("--write-plan", o->write_plan, "Write the best plan as a plan file (for planner train)");
   cmd->add_option("-o,--output", o->output, "Write the output to a file (default: stdout)");
+  cmd->add_option("--report", o->report, "Also write a self-contained HTML report (charts per split)");
   cmd->callback([o]() { run_plan(*o); });
 }
 

@@ -8,6 +8,8 @@
 #include "planner/cli/commands.h"
 #include "planner/cli/common.h"
 #include "planner/output.h"
+#include "reports/chrome_trace.h"
+#include "reports/report.h"
 
 namespace planner::cli {
 
@@ -25,6 +27,8 @@ struct SimulateOptions {
   std::string grad_sync = "every";
   std::string format = "table";
   std::string output = "-";
+  std::string trace;   // Chrome trace of the simulated step
+  std::string report;  // self-contained HTML
 };
 
 std::string detail_table(const Simulator& sim, const SimulationDetail& d) {
@@ -118,11 +122,14 @@ void run_simulate(const SimulateOptions& o) {
   }
   Simulator sim(s.model, s.training, s.cluster);
   SimulationDetail d = sim.detail(p);
+  Json j = detail_to_json(d);
+  j["format"] = "planner-simulate/1";
+  j["model"] = model_to_json(s.model);
+  j["training"] = training_to_json(s.training);
+  j["cluster"] = cluster_to_json(s.cluster);
+  if (!o.trace.empty()) reports::write_chrome_trace(o.trace, d);
+  if (!o.report.empty()) write_file_atomic(o.report, reports::render_html_report(j, "planner simulate"));
   if (o.format == "json") {
-    Json j = detail_to_json(d);
-    j["model"] = model_to_json(s.model);
-    j["training"] = training_to_json(s.training);
-    j["cluster"] = cluster_to_json(s.cluster);
     write_output(o.output, j.dump(2) + "\n");
   } else if (o.format == "csv") {
     write_output(o.output, candidates_csv({d.candidate}));
@@ -154,6 +161,8 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--grad-sync", o->grad_sync, "every, last")->check(CLI::IsMember(grad_sync_names()))->capture_default_str();
   add_format_option(cmd, &o->format);
   cmd->add_option("-o,--output", o->output, "Write the output to a file (default: stdout)");
+  cmd->add_option("--trace", o->trace, "Write the simulated step as a Chrome trace (chrome://tracing, Perfetto)");
+  cmd->add_option("--report", o->report, "Write a self-contained HTML report");
   cmd->callback([o]() { run_simulate(*o); });
 }
 

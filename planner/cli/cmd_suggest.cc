@@ -3,6 +3,7 @@
 #include "planner/cli/commands.h"
 #include "planner/cli/common.h"
 #include "planner/output.h"
+#include "reports/report.h"
 
 namespace planner::cli {
 
@@ -20,6 +21,7 @@ struct SuggestOptions {
   int64_t max_gpus = 16384;
   std::string format = "table";
   std::string output = "-";
+  std::string report;
 };
 
 void run_suggest(const SuggestOptions& o) {
@@ -43,6 +45,7 @@ void run_suggest(const SuggestOptions& o) {
   g.min_gpus = o.min_gpus;
   g.max_gpus = o.max_gpus;
   SuggestResult r = suggest_cluster(s.model, s.training, s.cluster, space, g);
+  if (!o.report.empty()) write_file_atomic(o.report, reports::render_html_report(suggest_to_json(r, g), "planner suggest"));
   if (o.format == "json")
     write_output(o.output, suggest_to_json(r, g).dump(2) + "\n");
   else if (o.format == "csv")
@@ -72,6 +75,7 @@ void register_suggest(CLI::App& app) {
   cmd->add_option("--max-gpus", o->max_gpus, "Largest cluster tried")->check(CLI::PositiveNumber)->capture_default_str();
   add_format_option(cmd, &o->format);
   cmd->add_option("-o,--output", o->output, "Write the output to a file (default: stdout)");
+  cmd->add_option("--report", o->report, "Also write a self-contained HTML report (scaling curve)");
   cmd->callback([o]() { run_suggest(*o); });
 }
 
