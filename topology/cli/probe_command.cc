@@ -102,8 +102,9 @@ void register_probe(CLI::App& app) {
   sub->add_option("--mem-bw-gbps", o->mem_bw, "device override: HBM bandwidth, GB/s")->check(CLI::PositiveNumber);
   sub->add_option("--sms", o->sms, "device override: SM count")->check(CLI::PositiveNumber);
   sub->add_option("--intra-node-GBps", o->intra, "override: bandwidth between the node's GPUs, GB/s per GPU and direction")->check(CLI::PositiveNumber);
-  sub->add_option("--inter-node-gbps", o->inter, "the node's total network bandwidth in Gb/s (e.g. 3200 for 8x 400 Gb/s)->check(CLI::PositiveNumber); "
-                                                 "default: the sum of the NICs' rates");
+  sub->add_option("--inter-node-gbps", o->inter,
+                  "the node's total network bandwidth in Gb/s (e.g. 3200 for 8x 400 Gb/s); default: the sum of the NICs' rates")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--ranks", o->cluster.ranks, "CPU host: processes of the local CPU/Gloo run")->check(CLI::PositiveNumber);
   sub->add_option("--cpu-ghz", o->cluster.cpu_ghz, "CPU host: clock (default: CPU model name or /proc/cpuinfo)")->check(CLI::PositiveNumber);
   sub->add_option("--cpu-flops-per-cycle", o->cluster.cpu_fp32_flops_per_cycle,
