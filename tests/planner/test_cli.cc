@@ -87,6 +87,24 @@ TEST(Cli, CsvIsRfc4180WithUnits) {
   EXPECT_NE(header.find("memory_total_gib"), std::string::npos);
 }
 
+TEST(Cli, ReportsAndTraceOnRequest) {
+  const std::string dir = ::testing::TempDir();
+  auto r = run_planner("plan --model llama3-8b --nodes 1 --seq-len 4096 --global-batch 16 --report " + dir + "/p.html");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto s = run_planner("simulate --model llama3-8b --nodes 1 --tp 2 --seq-len 4096 --global-batch 16 --trace " + dir +
+                       "/t.json --report " + dir + "/s.html");
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  for (const char* f : {"/p.html", "/s.html"}) {
+    std::ifstream in(dir + f);
+    std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(html.find("<svg"), std::string::npos) << f;
+    EXPECT_EQ(html.find("http://"), std::string::npos) << f;
+    EXPECT_EQ(html.find("https://"), std::string::npos) << f;
+  }
+  Json trace = read_json_file(dir + "/t.json");
+  EXPECT_GT(trace["traceEvents"].size(), 100u);
+}
+
 TEST(Cli, SuggestRecommends) {
   auto r = run_planner("suggest --model llama3-70b --cluster h100-sxm --tokens 1e12 --deadline-days 30 --max-gpus 4096");
   EXPECT_EQ(r.exit_code, 0) << r.output;
