@@ -288,13 +288,23 @@ void expect_equivalent(const RunOutput& ref, const RunOutput& got, const std::st
   // The loss must actually move, or the comparison proves little.
   EXPECT_LT(ref.loss.back(), ref.loss.front()) << label;
   ASSERT_EQ(got.params.size(), ref.params.size()) << label;
+  // Parameters: AdamW's first steps are sign-like (update ~ lr * g / |g| for |g| >> eps), so an
+  // element whose gradient is as small as fp32 rounding noise can move by up to ~lr in either
+  // direction depending on the summation order of its gradient. Every element must agree within
+  // 1e-5, except at most 1 in 10^4 elements, which must still agree within 5 x lr (5e-3).
+  int64_t total = 0, loose = 0;
   for (const auto& [name, t] : ref.params) {
     ASSERT_TRUE(got.params.count(name)) << label << " " << name;
     const at::Tensor& g = got.params.at(name);
     ASSERT_EQ(g.sizes(), t.sizes()) << label << " " << name;
-    const double err = (g - t).abs().max().item<double>();
-    EXPECT_LT(err, 1e-5) << label << " " << name << " max abs diff " << err;
+    at::Tensor diff = (g - t).abs();
+    total += diff.numel();
+    loose += diff.gt(1e-5).sum().item<int64_t>();
+    EXPECT_LT(diff.max().item<double>(), 5e-3) << label << " " << name;
   }
+  EXPECT_LE(loose * 10000, total) << label << ": " << loose << " of " << total << " elements differ by more than 1e-5";
+  std::printf("%s: %lld of %lld parameter elements differ by more than 1e-5\n", label.c_str(), static_cast<long long>(loose),
+              static_cast<long long>(total));
 }
 
 void equivalence_suite(const std::string& model) {
@@ -587,10 +597,13 @@ TEST(TrainCommand, WritesARunRecord) {
   EXPECT_EQ(j["machine"]["backend"], "gloo");
   ASSERT_EQ(j["ranks"].size(), 2u);
   EXPECT_GT(j["ranks"][1]["peak_allocated_bytes"].get<int64_t>(), 0);
-  // dp=2, one unit of 3 x 64 x 128 fp32 = 98304 B: each step all-gathers it twice (forward and
-  // backward, reshard after forward) and reduce-scatters it once; 2 measured steps (4 - 2 warm-up).
-  EXPECT_EQ(j["ranks"][0]["collectives"]["all_gather"]["bytes"], 2 * 2 * 98304);
-  EXPECT_EQ(j["ranks"][0]["collectives"]["reduce_scatter"]["bytes"], 2 * 98304);
+  // dp=2, one unit of 3 x 64 x 128 fp32 = 98304 B, 4 / (dp 2 x micro_batch 1) = 2 micro-batches
+  // per step: each micro-batch all-gathers the unit twice (forward, and backward after the reshard)
+  // and reduce-scatters it once; 2 measured steps (4 - 2 warm-up):
+  // all_gather 2 x 2 x 2 x 98304 = 786432 B, reduce_scatter 2 x 2 x 98304 = 393216 B.
+  EXPECT_EQ(j["ranks"][0]["collectives"]["all_gather"]["bytes"], 786432);
+  EXPECT_EQ(j["ranks"][0]["collectives"]["all_gather"]["calls"], 8);
+  EXPECT_EQ(j["ranks"][0]["collectives"]["reduce_scatter"]["bytes"], 393216);
 }
 
 TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
@@ -616,4 +629,44 @@ TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
   EXPECT_EQ(rc4, 0) << out4;
   EXPECT_NE(out4.find("torchrun --nnodes=2 --nproc-per-node=2"), std::string::npos) << out4;
   EXPECT_NE(out4.find("srun --nodes=2 --ntasks-per-node=2"), std::string::npos) << out4;
+}
+
+TEST(TrainCommand, RunsAsOneRankPerProcessUnderTorchrunAndSlurmVariables) {
+  // Two `planner train` processes with the variables torchrun (then srun) would set; rank 0 hosts
+  // the store on a port found free just before.
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  ::close(s);
+  const std::string args = " train --model feedforward:64x128 --dp 2 --tp 1 --micro-batch 1 --seq-len 4 --global-batch 2 "
+                           "--steps 2 --fault-timeout 20 --quiet";
+  const std::string rec = temp_path("torchrun.json");
+  auto env = [&](int r, bool slurm) {
+    if (slurm)
+      return "SLURM_PROCID=" + std::to_string(r) + " SLURM_NTASKS=2 SLURM_LOCALID=" + std::to_string(r) +
+             " SLURM_NTASKS_PER_NODE=2 SLURM_NODELIST=localhost MASTER_PORT=" + std::to_string(port);
+    return "RANK=" + std::to_string(r) + " WORLD_SIZE=2 LOCAL_RANK=" + std::to_string(r) +
+           " LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port);
+  };
+  for (bool slurm : {false, true}) {
+    std::remove(rec.c_str());
+    const std::string cmd = "(env " + env(1, slurm) + " timeout 60 " + PLANNER_BINARY + args + " & env " + env(0, slurm) +
+                            " timeout 60 " + PLANNER_BINARY + args + " --record " + rec + "; r0=$?; wait $!; r1=$?; " +
+                            "echo rc=$r0,$r1) 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[4096];
+    std::string out;
+    while (std::fgets(buf, sizeof(buf), p)) out += buf;
+    ::pclose(p);
+    EXPECT_NE(out.find("rc=0,0"), std::string::npos) << out;
+    Json j = read_json_file(rec);
+    EXPECT_EQ(j["machine"]["launcher"], slurm ? "slurm" : "torchrun");
+    EXPECT_EQ(j["ranks"].size(), 2u);
+  }
 }

@@ -1,0 +1,178 @@
+#include "executor/cli/train_command.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "core/error.h"
+#include "core/plan_file.h"
+#include "executor/launcher.h"
+#include "executor/trainer.h"
+
+namespace planner::cli {
+
+namespace {
+
+struct TrainArgs {
+  std::string plan_file, model;
+  std::string dp = "", tp = "";
+  int64_t micro_batch = 0, seq_len = 0, global_batch = 0;
+  std::string precision, ac, grad_sync;
+  bool sp = false, no_reshard = false, no_prefetch = false, quiet = false, print_lines = false;
+  int64_t steps = 10, warmup = -1, nnodes = 1;
+  uint64_t seed = 0;
+  double lr = 3e-4, weight_decay = 0.1;
+  int nproc = 0, threads = 0, master_port = 0;
+  double fault_timeout_s = 60, run_timeout_s = 0;
+  std::string backend = "gloo", record, checkpoint_dir, resume;
+  int64_t checkpoint_every = 0;
+};
+
+int64_t parse_degree(const std::string& v, const std::string& flag, int64_t auto_value) {
+  if (v == "auto") return auto_value;
+  try {
+    size_t pos = 0;
+    long long x = std::stoll(v, &pos);
+    if (pos != v.size() || x < 1) throw std::invalid_argument("");
+    return x;
+  } catch (const std::exception&) {
+    throw InputError(flag, "", "'" + v + "' is not a positive integer or 'auto'");
+  }
+}
+
+void run_train(const TrainArgs& a, CLI::App* cmd) {
+  using namespace planner::executor;
+  TrainConfig c;
+  PlanFile pf;
+  const bool have_file = !a.plan_file.empty();
+  if (have_file) {
+    pf = read_plan_file(a.plan_file);
+  } else {
+    if (a.model.empty()) throw InputError("--model", "", "required unless --plan FILE is given");
+    pf.training.seq_len = 64;
+    pf.training.precision = Precision::fp32;
+    pf.training.global_batch = 0;  // set below
+  }
+  if (!a.model.empty()) pf.model = resolve_model(a.model, "--model");
+  validate_model(pf.model, have_file ? a.plan_file : "--model");
+
+  const RankEnv env = rank_env_from_environment();
+  int world = 0, local_world = 0;
+  if (env.found) {
+    world = env.world;
+    local_world = env.local_world;
+    if (a.nproc > 0 && a.nproc != env.world)
+      throw InputError("--nproc", "", std::to_string(a.nproc) + " conflicts with the " + env.launcher +
+                                          " world size " + std::to_string(env.world) + " (leave --nproc out under a launcher)");
+  } else if (a.nproc > 0) {
+    world = local_world = a.nproc;
+  }
+  Plan& p = pf.plan;
+  if (!a.tp.empty()) p.tp = parse_degree(a.tp, "--tp", local_world > 0 ? local_world : 1);
+  if (!a.dp.empty()) p.dp = parse_degree(a.dp, "--dp", world > 0 ? std::max<int64_t>(1, world / p.tp) : 1);
+  if (world == 0) world = local_world = static_cast<int>(p.dp * p.tp);
+  if (a.micro_batch > 0) p.micro_batch = a.micro_batch;
+  if (!a.ac.empty()) p.ac = ac_from_string(a.ac, "--ac", "");
+  if (!a.grad_sync.empty()) p.grad_sync = grad_sync_from_string(a.grad_sync, "--grad-sync", "");
+  if (cmd->count("--sp")) p.sequence_parallel = a.sp;
+  if (a.no_reshard) p.reshard_after_forward = false;
+  if (a.seq_len > 0) pf.training.seq_len = a.seq_len;
+  if (a.global_batch > 0) pf.training.global_batch = a.global_batch;
+  if (pf.training.global_batch == 0) pf.training.global_batch = p.dp * p.micro_batch;
+  if (!a.precision.empty()) pf.training.precision = precision_from_string(a.precision, "--precision", "");
+
+  c.model = pf.model;
+  c.training = pf.training;
+  c.plan = p;
+  c.steps = a.steps;
+  c.warmup_steps = a.warmup >= 0 ? a.warmup : std::min<int64_t>(2, a.steps - 1);
+  c.seed = a.seed;
+  c.adamw.lr = a.lr;
+  c.adamw.weight_decay = a.weight_decay;
+  c.backend = a.backend;
+  c.prefetch = !a.no_prefetch;
+  c.progress = !a.quiet;
+  c.record_path = a.record;
+  c.checkpoint_dir = a.checkpoint_dir;
+  c.checkpoint_every = a.checkpoint_every;
+  c.resume_dir = a.resume;
+  pf.cluster.reset();
+  pf.prediction = Json();
+  c.plan_json = plan_file_to_json(pf);
+  const std::string where = have_file ? a.plan_file : "planner train";
+  validate_train_config(c, world, where);
+
+  if (a.print_lines) {
+    if (a.nnodes < 1 || world % a.nnodes != 0)
+      throw InputError("--nnodes", "", std::to_string(a.nnodes) + " does not divide the world size " + std::to_string(world));
+    const int64_t per_node = world / a.nnodes;
+    std::string args = have_file ? "--plan " + a.plan_file : "--model " + c.model.name + " --dp " + std::to_string(p.dp) +
+                                                                 " --tp " + std::to_string(p.tp) + " --micro-batch " +
+                                                                 std::to_string(p.micro_batch) + " --seq-len " +
+                                                                 std::to_string(c.training.seq_len) + " --global-batch " +
+                                                                 std::to_string(c.training.global_batch);
+    std::printf("# torchrun, on each of the %lld nodes (MASTER_ADDR = the first node):\n", static_cast<long long>(a.nnodes));
+    std::printf("torchrun --nnodes=%lld --nproc-per-node=%lld --rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:29500 "
+                "--no-python planner train %s\n", static_cast<long long>(a.nnodes), static_cast<long long>(per_node), args.c_str());
+    std::printf("# Slurm:\n");
+    std::printf("srun --nodes=%lld --ntasks-per-node=%lld planner train %s\n", static_cast<long long>(a.nnodes),
+                static_cast<long long>(per_node), args.c_str());
+    return;
+  }
+
+  LaunchOptions lo;
+  lo.nproc = world;
+  lo.fault_timeout_s = a.fault_timeout_s;
+  lo.run_timeout_s = a.run_timeout_s;
+  lo.threads_per_rank = a.threads;
+  lo.master_port = a.master_port;
+  auto fn = [c](RankContext& ctx) { return train_main(c, ctx); };
+  int rc = env.found ? run_as_rank(env, lo, fn) : launch_local_ranks(lo, fn);
+  if (rc != 0) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(rc);
+  }
+}
+
+}  // namespace
+
+void register_train(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  CLI::App* c = app.add_subcommand("train", "Train a model with a plan for real (LibTorch, TP x FSDP) and measure it");
+  c->add_option("--plan", a->plan_file, "Plan file (planner plan --write-plan); flags below override it");
+  c->add_option("--model", a->model, "Model preset (llama-tiny, feedforward:DIMxHIDDEN, ...) or config.json");
+  c->add_option("--dp", a->dp, "Data-parallel (FSDP) degree, or auto = world / tp");
+  c->add_option("--tp", a->tp, "Tensor-parallel degree, or auto = ranks per node");
+  c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward");
+  c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)");
+  c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)");
+  c->add_option("--precision", a->precision, "fp32 (Gloo), bf16_mixed or bf16 (NCCL)");
+  c->add_option("--ac", a->ac, "Activation checkpointing: none or full");
+  c->add_option("--sp", a->sp, "Sequence parallel (on/off; not implemented yet)");
+  c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
+  c->add_option("--grad-sync", a->grad_sync, "Reduce-scatter gradients every micro-batch or only the last")
+      ->check(CLI::IsMember({"every", "last"}));
+  c->add_option("--steps", a->steps, "Optimizer steps")->capture_default_str();
+  c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median step time (default min(2, steps-1))");
+  c->add_option("--seed", a->seed, "Seed of the parameters and the synthetic data")->capture_default_str();
+  c->add_option("--lr", a->lr, "AdamW learning rate")->capture_default_str();
+  c->add_option("--weight-decay", a->weight_decay, "AdamW weight decay")->capture_default_str();
+  c->add_option("--nproc", a->nproc, "Ranks to launch on this machine (default dp x tp)");
+  c->add_option("--backend", a->backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();
+  c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default max(1, cores / local ranks))");
+  c->add_option("--fault-timeout", a->fault_timeout_s, "Seconds before a failed/hung peer stops every rank")->capture_default_str();
+  c->add_option("--timeout", a->run_timeout_s, "Kill every rank after this many seconds (0: no limit)")->capture_default_str();
+  c->add_option("--master-port", a->master_port, "Rendezvous port for --nproc runs (0: a free port)")->capture_default_str();
+  c->add_option("--record", a->record, "Write the run record (planner-run/1 JSON) to this file");
+  c->add_option("--checkpoint-dir", a->checkpoint_dir, "Save each rank's shards + meta.json here at the end");
+  c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps");
+  c->add_option("--resume", a->resume, "Resume from a checkpoint directory (same dp x tp)");
+  c->add_flag("--no-prefetch", a->no_prefetch, "Do not all-gather the next FSDP unit ahead of time");
+  c->add_flag("--quiet", a->quiet, "No per-step progress line");
+  c->add_flag("--print-launch-lines", a->print_lines, "Print the torchrun and srun lines for this plan and exit");
+  c->add_option("--nnodes", a->nnodes, "Nodes, for --print-launch-lines")->capture_default_str();
+  c->callback([a, c] { run_train(*a, c); });
+}
+
+}  // namespace planner::cli

@@ -1,0 +1,59 @@
+#include "executor/memory.h"
+
+#include <c10/core/CPUAllocator.h>
+
+#include <atomic>
+
+namespace planner::executor {
+
+namespace {
+
+std::atomic<int64_t> g_current{0};
+std::atomic<int64_t> g_peak{0};
+
+struct Counted {
+  at::DataPtr inner;
+  int64_t bytes;
+};
+
+void delete_counted(void* ctx) {
+  auto* c = static_cast<Counted*>(ctx);
+  g_current.fetch_sub(c->bytes);
+  delete c;  // frees the inner allocation through its own deleter
+}
+
+class CountingAllocator : public at::Allocator {
+ public:
+  explicit CountingAllocator(at::Allocator* inner) : inner_(inner) {}
+  at::DataPtr allocate(size_t n) const override {
+    at::DataPtr d = inner_->allocate(n);
+    void* ptr = d.get();
+    const int64_t bytes = static_cast<int64_t>(n);
+    const int64_t now = g_current.fetch_add(bytes) + bytes;
+    int64_t peak = g_peak.load();
+    while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
+    }
+    return {ptr, new Counted{std::move(d), bytes}, &delete_counted, at::Device(at::kCPU)};
+  }
+  at::DeleterFnPtr raw_deleter() const override { return nullptr; }
+
+ private:
+  at::Allocator* inner_;
+};
+
+CountingAllocator* g_allocator = nullptr;
+
+}  // namespace
+
+void install_counting_cpu_allocator() {
+  if (g_allocator) return;
+  g_allocator = new CountingAllocator(c10::GetCPUAllocator());
+  c10::SetCPUAllocator(g_allocator, /*priority=*/100);
+}
+
+bool counting_cpu_allocator_installed() { return g_allocator != nullptr && c10::GetCPUAllocator() == g_allocator; }
+int64_t cpu_allocated_bytes() { return g_current.load(); }
+int64_t cpu_peak_allocated_bytes() { return g_peak.load(); }
+void reset_cpu_peak() { g_peak.store(g_current.load()); }
+
+}  // namespace planner::executor

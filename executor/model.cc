@@ -1,0 +1,537 @@
+#include "executor/model.h"
+
+#include <torch/torch.h>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace planner::executor {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t hash_string(const std::string& s) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+at::Generator generator(uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+Comm* comm_from(AutogradContext* ctx, const char* key) {
+  return reinterpret_cast<Comm*>(ctx->saved_data[key].toInt());
+}
+
+// ---------------------------------------------------------------- tensor-parallel autograd ops
+
+// f: identity forward, all-reduce (sum) of the input gradient over the TP group in backward.
+struct CopyToTp : public torch::autograd::Function<CopyToTp> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, int64_t comm) {
+    ctx->saved_data["comm"] = comm;
+    return x.view_as(x);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    at::Tensor grad = g[0].contiguous().clone();
+    comm_from(ctx, "comm")->all_reduce(grad, ReduceKind::sum);
+    return {grad, at::Tensor()};
+  }
+};
+
+// g: all-reduce (sum) forward, identity backward.
+struct ReduceFromTp : public torch::autograd::Function<ReduceFromTp> {
+  static at::Tensor forward(AutogradContext*, const at::Tensor& x, int64_t comm) {
+    at::Tensor y = x.contiguous().clone();
+    reinterpret_cast<Comm*>(comm)->all_reduce(y, ReduceKind::sum);
+    return y;
+  }
+  static variable_list backward(AutogradContext*, variable_list g) { return {g[0], at::Tensor()}; }
+};
+
+at::Tensor copy_to_tp(const at::Tensor& x, Comm* tp) {
+  if (tp->size() == 1) return x;
+  return CopyToTp::apply(x, reinterpret_cast<int64_t>(tp));
+}
+at::Tensor reduce_from_tp(const at::Tensor& x, Comm* tp) {
+  if (tp->size() == 1) return x;
+  return ReduceFromTp::apply(x, reinterpret_cast<int64_t>(tp));
+}
+
+// Cross-entropy over vocab-sharded logits (loss parallel): max, sum-exp and the target logit are
+// all-reduced over the TP group; full logits are never gathered. Mean over the N rows.
+struct VocabParallelCrossEntropy : public torch::autograd::Function<VocabParallelCrossEntropy> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets,
+                            int64_t comm, int64_t vocab_start) {
+    Comm* tp = reinterpret_cast<Comm*>(comm);
+    const int64_t n = logits.size(0), v_local = logits.size(1);
+    at::Tensor m = std::get<0>(logits.max(1)).contiguous();
+    tp->all_reduce(m, ReduceKind::max);
+    at::Tensor shifted = logits - m.unsqueeze(1);
+    at::Tensor e = shifted.exp();
+    at::Tensor local = targets - vocab_start;
+    at::Tensor outside = local.lt(0).logical_or(local.ge(v_local));
+    at::Tensor idx = local.masked_fill(outside, 0);
+    at::Tensor target_logit = shifted.gather(1, idx.unsqueeze(1)).squeeze(1).masked_fill(outside, 0);
+    at::Tensor both = at::stack({e.sum(1), target_logit}).contiguous();  // (2, N): one all-reduce
+    tp->all_reduce(both, ReduceKind::sum);
+    at::Tensor sumexp = both[0];
+    at::Tensor loss = (sumexp.log() - both[1]).mean();
+    ctx->save_for_backward({e.div_(sumexp.unsqueeze(1)), idx, outside});
+    ctx->saved_data["n"] = n;
+    return loss;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    auto s = ctx->get_saved_variables();
+    at::Tensor grad = s[0].clone();  // softmax
+    at::Tensor hit = s[2].logical_not().to(grad.scalar_type());
+    grad.scatter_add_(1, s[1].unsqueeze(1), -hit.unsqueeze(1));
+    grad.mul_(g[0] / static_cast<double>(ctx->saved_data["n"].toInt()));
+    return {grad, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+// ---------------------------------------------------------------- FSDP autograd op
+
+// Forward: returns the unit's unsharded parameters (gathered by ShardedModel::gather); backward:
+// reduce-scatters their gradients into the shard's gradient and frees the unsharded parameters.
+struct GatherUnit : public torch::autograd::Function<GatherUnit> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& shard, int64_t model, int64_t unit) {
+    (void)shard;
+    ctx->saved_data["model"] = model;
+    ctx->saved_data["unit"] = unit;
+    auto* m = reinterpret_cast<ShardedModel*>(model);
+    Unit& u = m->units()[unit];
+    variable_list out;
+    for (const at::Tensor& f : u.full) {
+      // A new tensor on the same storage: freeing / refilling that storage reaches the copies
+      // autograd saved, and writing into it never bumps these tensors' version counters.
+      out.push_back(at::empty({0}, f.options()).set_(f.storage(), 0, f.sizes(), f.strides()));
+    }
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto* m = reinterpret_cast<ShardedModel*>(ctx->saved_data["model"].toInt());
+    Unit& u = m->units()[ctx->saved_data["unit"].toInt()];
+    at::Tensor g = m->reduce_grads(u, grads);
+    m->free_unsharded(u);
+    return {g, at::Tensor(), at::Tensor()};
+  }
+};
+
+// Full activation checkpointing: keeps only the block input; the block (with its TP collectives)
+// runs again in backward.
+struct CheckpointBlock : public torch::autograd::Function<CheckpointBlock> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, at::TensorList params, int64_t fn) {
+    ctx->saved_data["fn"] = fn;
+    variable_list save{x};
+    for (auto& p : params) save.push_back(p);
+    ctx->save_for_backward(save);
+    at::Tensor y;
+    {
+      at::NoGradGuard ng;
+      y = (*reinterpret_cast<BlockFn*>(fn))(x, params.vec());
+    }
+    return {y};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    auto saved = ctx->get_saved_variables();
+    auto* fn = reinterpret_cast<BlockFn*>(ctx->saved_data["fn"].toInt());
+    variable_list inputs;
+    for (auto& s : saved) inputs.push_back(s.detach().requires_grad_(true));
+    std::vector<at::Tensor> params(inputs.begin() + 1, inputs.end());
+    at::Tensor y;
+    {
+      at::AutoGradMode enable(true);
+      y = (*fn)(inputs[0], params);
+    }
+    auto grads = torch::autograd::grad({y}, inputs, {g[0]}, false, false, true);
+    variable_list out{grads[0]};
+    // Params arrive as one variable_list argument: autograd expects one gradient per tensor.
+    for (size_t i = 1; i < grads.size(); ++i) out.push_back(grads[i]);
+    out.push_back(at::Tensor());
+    return out;
+  }
+};
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  return x * at::rsqrt(x.pow(2).mean(-1, true) + eps) * w.view({-1});
+}
+
+at::Tensor mm_t(const at::Tensor& x, const at::Tensor& w) { return at::matmul(x, w.t()); }
+
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  // x: (B, S, H, hd); adjacent pairs (2i, 2i+1) rotate together (torchtitan's complex view).
+  auto sizes = x.sizes().vec();
+  at::Tensor xp = x.reshape({sizes[0], sizes[1], sizes[2], sizes[3] / 2, 2});
+  at::Tensor x0 = xp.select(-1, 0), x1 = xp.select(-1, 1);
+  at::Tensor c = cos.view({1, sizes[1], 1, sizes[3] / 2}), s = sin.view({1, sizes[1], 1, sizes[3] / 2});
+  return at::stack({x0 * c - x1 * s, x0 * s + x1 * c}, -1).reshape(sizes);
+}
+
+}  // namespace
+
+void check_tp_divides(const ModelSpec& model, int64_t tp, const std::string& where) {
+  if (tp < 1) throw InputError(where, "tp", "must be >= 1, got " + std::to_string(tp));
+  for (const auto& t : parameter_tensors(model)) {
+    LocalShape s;
+    std::string why;
+    if (!tp_local_shape(t, tp_style_for(default_tp_plan(model.kind), t.module), tp, &s, &why))
+      throw InputError(where, "tp", why);
+  }
+  if (model.kind == ModelKind::llama) {
+    if (model.n_kv_heads % tp != 0)
+      throw InputError(where, "tp", "tp (" + std::to_string(tp) + ") must divide num_key_value_heads (" +
+                                        std::to_string(model.n_kv_heads) + ")");
+    if (model.n_heads % tp != 0)
+      throw InputError(where, "tp", "tp (" + std::to_string(tp) + ") must divide num_attention_heads (" +
+                                        std::to_string(model.n_heads) + ")");
+  }
+}
+
+ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const Mesh& mesh, Comms* comms,
+                           const ExecOptions& opts, uint64_t seed)
+    : model_(model), dp_(dp), tp_(tp), mesh_(mesh), comms_(comms), opts_(opts) {
+  check_tp_divides(model, tp, "--tp");
+  const auto plan = default_tp_plan(model.kind);
+  auto add_param = [&](Unit& u, const TensorSpec& t, const std::string& name) {
+    ParamInfo p;
+    p.name = name;
+    p.type = t.type;
+    p.style = tp_style_for(plan, t.module);
+    p.full_rows = t.rows;
+    p.full_cols = t.cols;
+    std::string why;
+    PLANNER_CHECK(tp_local_shape(t, p.style, tp, &p.local, &why), why);
+    p.tp_dim = tp == 1 ? -1 : tp_shard_dim(p.style, t.type);
+    p.shard_rows = (p.local.rows + dp - 1) / dp;
+    PLANNER_CHECK(p.shard_numel() == fsdp_shard_numel(p.local, dp), "shard numel");
+    p.offset = u.shard_numel;
+    u.shard_numel += p.shard_numel();
+    u.params.push_back(p);
+  };
+  const auto tensors = parameter_tensors(model);
+  if (model.kind == ModelKind::feedforward) {
+    Unit u;
+    u.name = "feed_forward";
+    for (const auto& t : tensors) add_param(u, t, t.module);
+    units_.push_back(std::move(u));
+  } else {
+    Unit root;
+    root.name = "root";
+    for (const auto& t : tensors)
+      if (!t.per_layer) add_param(root, t, t.module);
+    units_.push_back(std::move(root));
+    for (int64_t l = 0; l < model.n_layers; ++l) {
+      Unit u;
+      u.name = "layers." + std::to_string(l);
+      for (const auto& t : tensors) {
+        if (!t.per_layer) continue;
+        std::string name = t.module;
+        name.replace(name.find('*'), 1, std::to_string(l));
+        add_param(u, t, name);
+      }
+      units_.push_back(std::move(u));
+    }
+  }
+  // Initialise: the full tensor from (seed, name), then this rank's TP slice, then its FSDP rows.
+  at::NoGradGuard ng;
+  for (auto& u : units_) {
+    u.shard = at::zeros({u.shard_numel}, at::kFloat);
+    for (const auto& p : u.params) {
+      at::Tensor full;
+      if (p.type == ModuleType::norm) {
+        full = at::ones({p.full_rows, p.full_cols});
+      } else {
+        auto gen = generator(splitmix64(seed ^ hash_string(p.name)));
+        full = at::normal(0.0, 0.02, {p.full_rows, p.full_cols}, gen);
+      }
+      at::Tensor local = full;
+      if (p.tp_dim >= 0) {
+        const int64_t n = p.tp_dim == 0 ? p.local.rows : p.local.cols;
+        local = full.narrow(p.tp_dim, mesh.tp_index() * n, n);
+      }
+      const int64_t r0 = mesh.dp_index() * p.shard_rows;
+      const int64_t rows = std::max<int64_t>(0, std::min(p.shard_rows, p.local.rows - r0));
+      if (rows > 0)
+        u.shard.narrow(0, p.offset, rows * p.local.cols).view({rows, p.local.cols}).copy_(local.narrow(0, r0, rows));
+    }
+    u.shard.requires_grad_(true);
+    if (dp_ > 1) {
+      for (const auto& p : u.params) u.full.push_back(at::empty({p.local.rows, p.local.cols}, at::kFloat));
+      free_unsharded(u);
+    }
+  }
+  if (model.kind == ModelKind::llama) {
+    // Rotary tables (S grows on demand in forward).
+    rope_cos_ = at::Tensor();
+  }
+}
+
+ShardedModel::~ShardedModel() = default;
+
+void ShardedModel::free_unsharded(Unit& u) {
+  if (dp_ == 1) return;
+  for (auto& f : u.full) {
+    auto* impl = f.storage().unsafeGetStorageImpl();
+    impl->set_data_ptr_noswap(at::DataPtr(nullptr, f.device()));
+    impl->set_nbytes(0);
+  }
+  u.gathered = false;
+}
+
+void ShardedModel::prefetch(Unit& u) {
+  if (dp_ == 1 || u.gathered || u.pending || !opts_.prefetch) return;
+  u.gather_buffer = at::empty({dp_ * u.shard_numel}, at::kFloat);
+  u.pending = comms_->dp->all_gather_async(u.shard.detach(), u.gather_buffer);
+}
+
+void ShardedModel::gather(Unit& u) {
+  if (dp_ == 1 || u.gathered) return;
+  if (u.pending) {
+    u.pending->wait();
+    u.pending.reset();
+  } else {
+    u.gather_buffer = at::empty({dp_ * u.shard_numel}, at::kFloat);
+    comms_->dp->all_gather(u.shard.detach(), u.gather_buffer);
+  }
+  at::NoGradGuard ng;
+  for (size_t i = 0; i < u.params.size(); ++i) {
+    const auto& p = u.params[i];
+    auto* impl = u.full[i].storage().unsafeGetStorageImpl();
+    const size_t nbytes = static_cast<size_t>(p.local.rows * p.local.cols) * sizeof(float);
+    impl->set_data_ptr_noswap(impl->allocator()->allocate(nbytes));
+    impl->set_nbytes(nbytes);
+    at::Tensor dst = at::from_blob(u.full[i].data_ptr(), {p.local.rows, p.local.cols}, at::kFloat);
+    for (int64_t r = 0; r < dp_; ++r) {
+      const int64_t r0 = r * p.shard_rows;
+      const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
+      if (rows <= 0) break;
+      dst.narrow(0, r0, rows)
+          .copy_(u.gather_buffer.narrow(0, r * u.shard_numel + p.offset, rows * p.local.cols).view({rows, p.local.cols}));
+    }
+  }
+  u.gather_buffer = at::Tensor();
+  u.gathered = true;
+}
+
+at::Tensor ShardedModel::reduce_grads(Unit& u, const std::vector<at::Tensor>& grads_in) {
+  at::NoGradGuard ng;
+  std::vector<at::Tensor> grads(u.params.size());
+  for (size_t i = 0; i < u.params.size(); ++i)
+    grads[i] = grads_in[i].defined() ? grads_in[i]
+                                     : at::zeros({u.params[i].local.rows, u.params[i].local.cols}, at::kFloat);
+  if (opts_.grad_sync == GradSync::last_micro_batch && !last_micro_batch_) {
+    if (u.accumulated_grads.empty())
+      for (auto& g : grads) u.accumulated_grads.push_back(g.clone());
+    else
+      for (size_t i = 0; i < grads.size(); ++i) u.accumulated_grads[i].add_(grads[i]);
+    return at::Tensor();
+  }
+  if (!u.accumulated_grads.empty()) {
+    for (size_t i = 0; i < grads.size(); ++i) grads[i] = grads[i] + u.accumulated_grads[i];
+    u.accumulated_grads.clear();
+  }
+  at::Tensor buf = at::zeros({dp_ * u.shard_numel}, at::kFloat);
+  for (size_t i = 0; i < u.params.size(); ++i) {
+    const auto& p = u.params[i];
+    at::Tensor g = grads[i].reshape({p.local.rows, p.local.cols});
+    for (int64_t r = 0; r < dp_; ++r) {
+      const int64_t r0 = r * p.shard_rows;
+      const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
+      if (rows <= 0) break;
+      buf.narrow(0, r * u.shard_numel + p.offset, rows * p.local.cols).view({rows, p.local.cols}).copy_(g.narrow(0, r0, rows));
+    }
+  }
+  at::Tensor out = at::empty({u.shard_numel}, at::kFloat);
+  comms_->dp->reduce_scatter(buf, out, ReduceKind::avg);
+  return out;
+}
+
+std::vector<at::Tensor> ShardedModel::unit_params(int index) {
+  Unit& u = units_[index];
+  std::vector<at::Tensor> out;
+  if (dp_ == 1) {
+    for (const auto& p : u.params)
+      out.push_back(u.shard.narrow(0, p.offset, p.local.rows * p.local.cols).view({p.local.rows, p.local.cols}));
+    return out;
+  }
+  gather(u);
+  return GatherUnit::apply(u.shard, reinterpret_cast<int64_t>(this), static_cast<int64_t>(index));
+}
+
+void ShardedModel::reshard_all() {
+  for (auto& u : units_) {
+    if (u.pending) {
+      u.pending->wait();
+      u.pending.reset();
+      u.gather_buffer = at::Tensor();
+    }
+    free_unsharded(u);
+  }
+}
+
+at::Tensor ShardedModel::ff_forward(const at::Tensor& x, const std::vector<at::Tensor>& p) {
+  // p: w1, w2, w3 (plan: w1, w3 colwise; w2 rowwise)
+  Comm* tp = comms_->tp.get();
+  at::Tensor xf = copy_to_tp(x, tp);
+  at::Tensor h = at::silu(mm_t(xf, p[0])) * mm_t(xf, p[2]);
+  return reduce_from_tp(mm_t(h, p[1]), tp);
+}
+
+at::Tensor ShardedModel::block_forward(const at::Tensor& x, const std::vector<at::Tensor>& p) {
+  // p: attention_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3
+  Comm* tp = comms_->tp.get();
+  const int64_t B = x.size(0), S = x.size(1), hd = model_.head_dim;
+  const int64_t hl = model_.n_heads / tp_, kvl = model_.n_kv_heads / tp_;
+  at::Tensor xn = copy_to_tp(rms_norm(x, p[0], model_.norm_eps), tp);
+  at::Tensor q = mm_t(xn, p[1]).view({B, S, hl, hd});
+  at::Tensor k = mm_t(xn, p[2]).view({B, S, kvl, hd});
+  at::Tensor v = mm_t(xn, p[3]).view({B, S, kvl, hd});
+  at::Tensor cos = rope_cos_.narrow(0, 0, S), sin = rope_sin_.narrow(0, 0, S);
+  q = apply_rope(q, cos, sin);
+  k = apply_rope(k, cos, sin);
+  if (hl != kvl) {
+    k = k.repeat_interleave(hl / kvl, 2);
+    v = v.repeat_interleave(hl / kvl, 2);
+  }
+  q = q.transpose(1, 2);
+  k = k.transpose(1, 2);
+  v = v.transpose(1, 2);
+  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(hd)));
+  at::Tensor mask = at::ones({S, S}, at::kBool).triu(1);
+  scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  at::Tensor attn = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({B, S, hl * hd});
+  at::Tensor h = x + reduce_from_tp(mm_t(attn, p[4]), tp);
+  at::Tensor hn = copy_to_tp(rms_norm(h, p[5], model_.norm_eps), tp);
+  at::Tensor ff = at::silu(mm_t(hn, p[6])) * mm_t(hn, p[8]);
+  return h + reduce_from_tp(mm_t(ff, p[7]), tp);
+}
+
+at::Tensor ShardedModel::forward_loss(const Batch& batch) {
+  Comm* tp = comms_->tp.get();
+  if (model_.kind == ModelKind::feedforward) {
+    auto p = unit_params(0);
+    at::Tensor y;
+    keep_fns_.clear();
+    if (opts_.ac == ActivationCheckpointing::full) {
+      keep_fns_.push_back(std::make_unique<BlockFn>(
+          [this](const at::Tensor& x, const std::vector<at::Tensor>& ps) { return ff_forward(x, ps); }));
+      y = CheckpointBlock::apply(batch.input, at::TensorList(p), reinterpret_cast<int64_t>(keep_fns_.back().get()))[0];
+    } else {
+      y = ff_forward(batch.input, p);
+    }
+    if (opts_.reshard_after_forward) free_unsharded(units_[0]);
+    // Re-gather before this unit's backward.
+    if (dp_ > 1 && opts_.reshard_after_forward && y.requires_grad())
+      y.register_hook([this](const at::Tensor&) { gather(units_[0]); });
+    return (y - batch.target).pow(2).mean();
+  }
+  // Llama.
+  const int64_t S = batch.input.size(1);
+  if (!rope_cos_.defined() || rope_cos_.size(0) < S) {
+    const int64_t half = model_.head_dim / 2;
+    at::Tensor inv = at::pow(model_.rope_theta, -at::arange(0, half, at::kDouble) * 2.0 / model_.head_dim);
+    at::Tensor ang = at::outer(at::arange(0, S, at::kDouble), inv);
+    rope_cos_ = ang.cos().to(at::kFloat);
+    rope_sin_ = ang.sin().to(at::kFloat);
+  }
+  const int n_blocks = static_cast<int>(model_.n_layers);
+  auto root = unit_params(0);  // tok_embeddings, norm, output (tied: no output)
+  if (n_blocks > 0) prefetch(units_[1]);
+  const ParamInfo& emb = units_[0].params[0];
+  const int64_t vocab_start = mesh_.tp_index() * emb.local.rows;
+  at::Tensor local = batch.input - vocab_start;
+  at::Tensor outside = local.lt(0).logical_or(local.ge(emb.local.rows));
+  at::Tensor h = at::embedding(root[0], local.masked_fill(outside, 0)).masked_fill(outside.unsqueeze(-1), 0.0);
+  h = reduce_from_tp(h, tp);
+  keep_fns_.clear();
+  for (int i = 1; i <= n_blocks; ++i) {
+    auto p = unit_params(i);
+    if (i + 1 <= n_blocks) prefetch(units_[i + 1]);
+    at::Tensor out;
+    if (opts_.ac == ActivationCheckpointing::full) {
+      keep_fns_.push_back(std::make_unique<BlockFn>(
+          [this](const at::Tensor& x, const std::vector<at::Tensor>& ps) { return block_forward(x, ps); }));
+      out = CheckpointBlock::apply(h, at::TensorList(p), reinterpret_cast<int64_t>(keep_fns_.back().get()))[0];
+    } else {
+      out = block_forward(h, p);
+    }
+    if (opts_.reshard_after_forward) free_unsharded(units_[i]);
+    if (dp_ > 1 && opts_.reshard_after_forward && out.requires_grad()) {
+      out.register_hook([this, i](const at::Tensor&) {
+        gather(units_[i]);
+        if (i - 1 >= 1) prefetch(units_[i - 1]);
+      });
+    }
+    h = out;
+  }
+  at::Tensor hn = copy_to_tp(rms_norm(h, root[1], model_.norm_eps), tp);
+  at::Tensor w_out = model_.tie_word_embeddings ? root[0] : root[2];
+  at::Tensor logits = mm_t(hn, w_out);  // (B, S, V/tp)
+  const int64_t v_local = logits.size(-1);
+  return VocabParallelCrossEntropy::apply(logits.reshape({-1, v_local}), batch.target.reshape({-1}),
+                                          reinterpret_cast<int64_t>(tp), vocab_start);
+}
+
+std::map<std::string, at::Tensor> ShardedModel::full_parameters() {
+  at::NoGradGuard ng;
+  std::map<std::string, at::Tensor> out;
+  for (auto& u : units_) {
+    at::Tensor all = u.shard.detach();
+    if (dp_ > 1) {
+      all = at::empty({dp_ * u.shard_numel}, at::kFloat);
+      comms_->dp->all_gather(u.shard.detach(), all);
+    }
+    for (const auto& p : u.params) {
+      at::Tensor local = at::zeros({p.local.rows, p.local.cols});
+      for (int64_t r = 0; r < dp_; ++r) {
+        const int64_t r0 = r * p.shard_rows;
+        const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
+        if (rows <= 0) break;
+        local.narrow(0, r0, rows).copy_(all.narrow(0, r * u.shard_numel + p.offset, rows * p.local.cols).view({rows, p.local.cols}));
+      }
+      at::Tensor full = local;
+      if (p.tp_dim >= 0) {
+        at::Tensor g = at::empty({tp_ * local.numel()}, at::kFloat);
+        comms_->tp->all_gather(local.reshape({-1}), g);
+        std::vector<at::Tensor> parts;
+        for (int64_t t = 0; t < tp_; ++t) parts.push_back(g.narrow(0, t * local.numel(), local.numel()).view(local.sizes()));
+        full = at::cat(parts, p.tp_dim);
+      }
+      out[p.name] = full;
+    }
+  }
+  return out;
+}
+
+Batch make_batch(const ModelSpec& model, int64_t seq_len, int64_t global_batch, int64_t dp, int dp_index,
+                 int64_t micro_batch, int64_t micro_index, int64_t step, uint64_t seed) {
+  const int64_t per_dp = global_batch / dp;
+  const int64_t first = dp_index * per_dp + micro_index * micro_batch;
+  std::vector<at::Tensor> ins, tgts;
+  for (int64_t j = 0; j < micro_batch; ++j) {
+    const uint64_t g = static_cast<uint64_t>(first + j);
+    auto gen = generator(splitmix64(splitmix64(seed ^ 0xDA7AULL) ^ splitmix64(static_cast<uint64_t>(step) * 1000003ULL + g)));
+    if (model.kind == ModelKind::feedforward) {
+      ins.push_back(at::normal(0.0, 1.0, {seq_len, model.dim}, gen));
+      tgts.push_back(at::normal(0.0, 1.0, {seq_len, model.dim}, gen));
+    } else {
+      at::Tensor tok = at::randint(0, model.vocab_size, {seq_len + 1}, gen, at::kLong);
+      ins.push_back(tok.narrow(0, 0, seq_len));
+      tgts.push_back(tok.narrow(0, 1, seq_len));
+    }
+  }
+  return {at::stack(ins), at::stack(tgts)};
+}
+
+}  // namespace planner::executor

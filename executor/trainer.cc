@@ -1,0 +1,317 @@
+#include "executor/trainer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <dlfcn.h>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "executor/blas.h"
+#include "executor/memory.h"
+#include "executor/model.h"
+
+namespace planner::executor {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+std::string checkpoint_rank_file(const std::string& dir, int rank) {
+  return dir + "/rank-" + std::to_string(rank) + ".pt";
+}
+
+void make_dirs(const std::string& dir) {
+  std::string cur;
+  for (size_t i = 0; i <= dir.size(); ++i) {
+    if (i == dir.size() || dir[i] == '/') {
+      if (!cur.empty()) ::mkdir(cur.c_str(), 0755);
+    }
+    if (i < dir.size()) cur += dir[i];
+  }
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+}  // namespace
+
+BlasInfo blas_info() {
+  BlasInfo b;
+  void* sym = ::dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (sym && ::dladdr(sym, &info) && info.dli_fname) {
+    b.library = info.dli_fname;
+    char real[PATH_MAX];
+    if (::realpath(info.dli_fname, real)) b.resolved = real;
+  }
+  b.openblas = ::dlsym(RTLD_DEFAULT, "openblas_get_config") != nullptr;
+  return b;
+}
+
+std::string blas_fix_hint() {
+  return "LibTorch is using the netlib reference BLAS (about 20x slower than OpenBLAS). Fix: sudo apt-get install "
+         "libopenblas0-pthread && sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu "
+         "/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 (or run scripts/setup.sh --torch)";
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void validate_train_config(const TrainConfig& c, int64_t world, const std::string& where) {
+  const Plan& p = c.plan;
+  check_mesh(p.dp, p.tp, world, where);
+  check_tp_divides(c.model, p.tp, where);
+  if (c.backend != "gloo")
+    throw InputError(where, "backend",
+                     "'" + c.backend + "': training runs on CPU tensors over Gloo only for now; the NCCL Comm "
+                     "(CUDA LibTorch builds) is there for communication benchmarks, allowed: gloo");
+  if (c.backend == "gloo" && c.training.precision != Precision::fp32)
+    throw InputError(where, "training.precision",
+                     "'" + to_string(c.training.precision) +
+                         "' is not possible on the Gloo backend (CPU): Debian's Gloo has no bfloat16 and bf16 matmul on "
+                         "this CPU is ~16x slower than fp32; use fp32 (--precision fp32)");
+  if (p.micro_batch < 1) throw InputError(where, "micro_batch", "must be >= 1, got " + std::to_string(p.micro_batch));
+  if (c.training.global_batch % (p.dp * p.micro_batch) != 0)
+    throw InputError(where, "global_batch",
+                     std::to_string(c.training.global_batch) + " is not a multiple of dp (" + std::to_string(p.dp) +
+                         ") x micro_batch (" + std::to_string(p.micro_batch) + ") = " +
+                         std::to_string(p.dp * p.micro_batch) + ": gradient accumulation must be a whole number");
+  if (p.ac == ActivationCheckpointing::selective)
+    throw InputError(where, "ac", "'selective' is not implemented by the executor yet; allowed: none, full");
+  if (p.sequence_parallel)
+    throw InputError(where, "sequence_parallel", "sequence parallel is not implemented by the executor yet; use --sp off");
+  if (c.steps < 1) throw InputError(where, "steps", "must be >= 1, got " + std::to_string(c.steps));
+  if (c.warmup_steps < 0 || c.warmup_steps >= c.steps)
+    throw InputError(where, "warmup_steps", "must be in [0, steps), got " + std::to_string(c.warmup_steps) +
+                                                " with steps=" + std::to_string(c.steps));
+  if (c.training.seq_len < 1) throw InputError(where, "seq_len", "must be >= 1");
+}
+
+namespace {
+
+void adamw_step(Unit& u, const AdamWConfig& a, int64_t t) {
+  at::NoGradGuard ng;
+  at::Tensor p = u.shard.detach();
+  at::Tensor g = u.shard.grad();
+  if (!g.defined()) g = at::zeros_like(p);
+  if (!u.exp_avg.defined()) {
+    u.exp_avg = at::zeros_like(p);
+    u.exp_avg_sq = at::zeros_like(p);
+  }
+  p.mul_(1.0 - a.lr * a.weight_decay);
+  u.exp_avg.mul_(a.beta1).add_(g, 1.0 - a.beta1);
+  u.exp_avg_sq.mul_(a.beta2).addcmul_(g, g, 1.0 - a.beta2);
+  const double bc1 = 1.0 - std::pow(a.beta1, static_cast<double>(t));
+  const double bc2 = 1.0 - std::pow(a.beta2, static_cast<double>(t));
+  at::Tensor denom = (u.exp_avg_sq.sqrt() / std::sqrt(bc2)).add_(a.eps);
+  p.addcdiv_(u.exp_avg, denom, -a.lr / bc1);
+  u.shard.mutable_grad() = at::Tensor();  // free the sharded gradient (FSDP sets it to None)
+}
+
+Json checkpoint_meta(const TrainConfig& c, int64_t step, const std::vector<Unit>& units) {
+  Json j;
+  j["format"] = "planner-checkpoint/1";
+  j["step"] = step;
+  j["dp"] = c.plan.dp;
+  j["tp"] = c.plan.tp;
+  j["seed"] = c.seed;
+  j["model"] = model_to_json(c.model);
+  Json us = Json::array();
+  for (const auto& u : units) us.push_back({{"name", u.name}, {"shard_numel", u.shard_numel}});
+  j["units"] = us;
+  return j;
+}
+
+void save_checkpoint(const TrainConfig& c, const Mesh& mesh, Comms& comms, ShardedModel& m, int64_t next_step) {
+  make_dirs(c.checkpoint_dir);
+  std::vector<at::Tensor> tensors;
+  for (auto& u : m.units()) {
+    tensors.push_back(u.shard.detach().clone());
+    tensors.push_back(u.exp_avg.defined() ? u.exp_avg : at::zeros({u.shard_numel}));
+    tensors.push_back(u.exp_avg_sq.defined() ? u.exp_avg_sq : at::zeros({u.shard_numel}));
+  }
+  const std::string file = checkpoint_rank_file(c.checkpoint_dir, mesh.rank);
+  torch::save(tensors, file + ".tmp");
+  if (std::rename((file + ".tmp").c_str(), file.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + file + ".tmp: " + std::strerror(errno));
+  comms.world->barrier();  // every shard written before the metadata says the step is complete
+  if (mesh.rank == 0) write_file_atomic(c.checkpoint_dir + "/meta.json", checkpoint_meta(c, next_step, m.units()).dump(2) + "\n");
+}
+
+int64_t load_checkpoint(const TrainConfig& c, const Mesh& mesh, ShardedModel& m) {
+  const std::string meta_path = c.resume_dir + "/meta.json";
+  Json meta = read_json_file(meta_path);
+  JsonReader r(meta, meta_path);
+  if (r.get_string("format") != "planner-checkpoint/1")
+    throw InputError(meta_path, "format", "expected 'planner-checkpoint/1', got '" + r.get_string("format") + "'");
+  const int64_t dp = r.get_int("dp", 1), tp = r.get_int("tp", 1);
+  if (dp != c.plan.dp || tp != c.plan.tp)
+    throw InputError(meta_path, "dp/tp",
+                     "the checkpoint was written with dp=" + std::to_string(dp) + " tp=" + std::to_string(tp) +
+                         " but this run uses dp=" + std::to_string(c.plan.dp) + " tp=" + std::to_string(c.plan.tp) +
+                         "; resuming onto a different split is not supported yet");
+  if (model_to_json(c.model) != meta.at("model"))
+    throw InputError(meta_path, "model", "the checkpoint's model differs from this run's model '" + c.model.name + "'");
+  std::vector<at::Tensor> tensors;
+  torch::load(tensors, checkpoint_rank_file(c.resume_dir, mesh.rank));
+  auto& units = m.units();
+  PLANNER_CHECK(tensors.size() == 3 * units.size(), "checkpoint tensors " << tensors.size());
+  at::NoGradGuard ng;
+  for (size_t i = 0; i < units.size(); ++i) {
+    PLANNER_CHECK(tensors[3 * i].numel() == units[i].shard_numel, "shard size of " << units[i].name);
+    units[i].shard.detach().copy_(tensors[3 * i]);
+    units[i].exp_avg = tensors[3 * i + 1].clone();
+    units[i].exp_avg_sq = tensors[3 * i + 2].clone();
+  }
+  return r.get_int("step", 0);
+}
+
+}  // namespace
+
+RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool want_full_params) {
+  const Plan& p = c.plan;
+  ExecOptions eo;
+  eo.reshard_after_forward = p.reshard_after_forward;
+  eo.ac = p.ac;
+  eo.grad_sync = p.grad_sync;
+  eo.prefetch = c.prefetch;
+  ShardedModel m(c.model, p.dp, p.tp, mesh, &comms, eo, c.seed);
+  RankResult res;
+  if (!c.resume_dir.empty()) res.first_step = load_checkpoint(c, mesh, m);
+  const int64_t accum = c.training.global_batch / (p.dp * p.micro_batch);
+  const double tokens_per_step = static_cast<double>(c.training.global_batch * c.training.seq_len);
+  comms.world->barrier();
+  for (int64_t i = 0; i < c.steps; ++i) {
+    const int64_t step = res.first_step + i;
+    if (i == c.warmup_steps) {
+      comms.world->reset_stats();
+      comms.dp->reset_stats();
+      comms.tp->reset_stats();
+    }
+    auto t0 = Clock::now();
+    double loss_sum = 0;
+    for (int64_t mi = 0; mi < accum; ++mi) {
+      Batch b = make_batch(c.model, c.training.seq_len, c.training.global_batch, p.dp, mesh.dp_index(), p.micro_batch, mi,
+                           step, c.seed);
+      m.set_last_micro_batch(mi == accum - 1);
+      at::Tensor loss = m.forward_loss(b);
+      (loss / static_cast<double>(accum)).backward();
+      loss_sum += loss.item<double>() / static_cast<double>(accum);
+    }
+    m.reshard_all();
+    for (auto& u : m.units()) adamw_step(u, c.adamw, step + 1);
+    at::Tensor l = at::full({1}, loss_sum, at::kDouble);
+    comms.dp->all_reduce(l, ReduceKind::avg);
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    res.loss.push_back(l.item<double>());
+    res.step_time_s.push_back(dt);
+    if (c.progress && mesh.rank == 0) {
+      std::printf("step %lld/%lld  loss %.6f  step_time %.4f s  tokens/s %.0f\n", static_cast<long long>(step + 1),
+                  static_cast<long long>(res.first_step + c.steps), res.loss.back(), dt, tokens_per_step / dt);
+      std::fflush(stdout);
+    }
+    if (!c.checkpoint_dir.empty() && c.checkpoint_every > 0 && (step + 1) % c.checkpoint_every == 0 && i + 1 < c.steps)
+      save_checkpoint(c, mesh, comms, m, step + 1);
+  }
+  if (!c.checkpoint_dir.empty()) save_checkpoint(c, mesh, comms, m, res.first_step + c.steps);
+  for (int k = 0; k < kNumCollectiveKinds; ++k) {
+    auto kind = static_cast<CollectiveKind>(k);
+    if (kind == CollectiveKind::barrier) continue;
+    res.collectives[to_string(kind)] = comms.total(kind);
+  }
+  res.peak_allocated_bytes = cpu_peak_allocated_bytes();
+  if (want_full_params) res.full_params = m.full_parameters();
+  return res;
+}
+
+Json rank_result_json(int rank, const RankResult& r) {
+  Json j;
+  j["rank"] = rank;
+  j["peak_allocated_bytes"] = r.peak_allocated_bytes;
+  if (r.peak_reserved_bytes >= 0) j["peak_reserved_bytes"] = r.peak_reserved_bytes;
+  Json cs = Json::object();
+  for (const auto& [k, s] : r.collectives) cs[k] = {{"seconds", s.seconds}, {"bytes", s.bytes}, {"calls", s.calls}};
+  j["collectives"] = cs;
+  j["step_time_s"] = r.step_time_s;
+  j["loss"] = r.loss;
+  return j;
+}
+
+Json run_record_json(const TrainConfig& c, const std::vector<Json>& ranks, const std::vector<double>& loss,
+                     const RankContext& ctx) {
+  Json j;
+  j["format"] = "planner-run/1";
+  j["plan"] = c.plan_json;
+  j["machine"] = {{"hostname", host_name()},
+                  {"cores", cpu_cores()},
+                  {"threads_per_rank", ctx.threads},
+                  {"backend", c.backend},
+                  {"device", c.backend == "nccl" ? "cuda" : "cpu"},
+                  {"launcher", ctx.launcher},
+                  {"world", ctx.world}};
+  j["steps"] = c.steps;
+  j["warmup_steps"] = c.warmup_steps;
+  std::vector<double> step_max(c.steps, 0.0);
+  for (const auto& r : ranks) {
+    const auto& st = r.at("step_time_s");
+    for (int64_t i = 0; i < c.steps && i < static_cast<int64_t>(st.size()); ++i)
+      step_max[i] = std::max(step_max[i], st[i].get<double>());
+  }
+  j["step_time_s"] = step_max;
+  j["step_time_s_median"] = median(std::vector<double>(step_max.begin() + c.warmup_steps, step_max.end()));
+  j["loss"] = loss;
+  Json rs = Json::array();
+  for (auto r : ranks) {
+    r.erase("loss");
+    r.erase("step_time_s");
+    rs.push_back(r);
+  }
+  j["ranks"] = rs;
+  return j;
+}
+
+int train_main(const TrainConfig& c, RankContext& ctx) {
+  install_counting_cpu_allocator();
+  Mesh mesh{c.plan.dp, c.plan.tp, ctx.rank};
+  check_mesh(c.plan.dp, c.plan.tp, ctx.world, "--dp/--tp");
+  if (ctx.rank == 0) {
+    BlasInfo b = blas_info();
+    if (!b.openblas) std::fprintf(stderr, "warning: %s\n", blas_fix_hint().c_str());
+  }
+  // Gloo binds to this rank's own address: loopback for single-host runs, else the host name.
+  const bool single_host = ctx.master_addr == "127.0.0.1" || ctx.master_addr == "localhost" || ctx.local_world == ctx.world;
+  Comms comms = make_mesh_comms(c.backend, ctx.store, mesh, ctx.timeout, single_host ? "127.0.0.1" : host_name());
+  RankResult res = train_rank(c, mesh, comms, false);
+  const std::string mine = rank_result_json(ctx.rank, res).dump();
+  ctx.store->set("planner/result/" + std::to_string(ctx.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+  if (ctx.rank == 0) {
+    std::vector<Json> ranks;
+    for (int r = 0; r < ctx.world; ++r) {
+      auto v = ctx.store->get("planner/result/" + std::to_string(r));
+      ranks.push_back(parse_json_text(std::string(v.begin(), v.end()), "rank " + std::to_string(r) + " result"));
+    }
+    Json rec = run_record_json(c, ranks, res.loss, ctx);
+    if (!c.record_path.empty()) write_file_atomic(c.record_path, rec.dump(2) + "\n");
+    std::printf("done: %lld steps, median step time %.4f s (after %lld warm-up), final loss %.6f%s%s\n",
+                static_cast<long long>(c.steps), rec["step_time_s_median"].get<double>(),
+                static_cast<long long>(c.warmup_steps), res.loss.back(), c.record_path.empty() ? "" : ", record: ",
+                c.record_path.c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+}  // namespace planner::executor

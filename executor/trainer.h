@@ -1,0 +1,70 @@
+// Training with a plan: AdamW on the local shards, gradient accumulation, measurement, the run
+// record (format "planner-run/1", docs/executor.md) and checkpoints.
+#pragma once
+#include <ATen/ATen.h>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/json_io.h"
+#include "core/model_spec.h"
+#include "core/training_spec.h"
+#include "executor/comm.h"
+#include "executor/launcher.h"
+
+namespace planner::executor {
+
+struct AdamWConfig {
+  double lr = 3e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double weight_decay = 0.1;
+};
+
+struct TrainConfig {
+  ModelSpec model;
+  TrainingSpec training;
+  Plan plan;
+  int64_t steps = 10;
+  int64_t warmup_steps = 2;  // excluded from the median step time
+  uint64_t seed = 0;
+  AdamWConfig adamw;
+  std::string backend = "gloo";
+  bool prefetch = true;
+  bool progress = true;           // rank 0 prints one line per step
+  std::string record_path;        // --record FILE (written by rank 0)
+  std::string checkpoint_dir;     // --checkpoint-dir: saved at the end (and every checkpoint_every)
+  int64_t checkpoint_every = 0;
+  std::string resume_dir;         // --resume DIR
+  Json plan_json;                 // the plan file's JSON, copied into the run record
+};
+
+// Checks what can be checked before any rank starts (InputError naming the flag/field).
+void validate_train_config(const TrainConfig& c, int64_t world, const std::string& where);
+
+struct RankResult {
+  std::vector<double> loss;         // per step (this run's steps), mean over the global batch
+  std::vector<double> step_time_s;  // per step, this rank
+  int64_t first_step = 0;           // > 0 when resumed
+  int64_t peak_allocated_bytes = 0;
+  int64_t peak_reserved_bytes = -1;  // GPU only
+  std::map<std::string, CollectiveStats> collectives;  // by kind, all groups of this rank
+  std::map<std::string, at::Tensor> full_params;       // filled when asked (tests)
+};
+
+// Trains on one rank with ready communicators (Gloo/NCCL/fake).
+RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool want_full_params = false);
+
+// Per-rank entry for launch_local_ranks/run_as_rank: makes the mesh's communicators, trains,
+// gathers every rank's measurements through the store, and rank 0 writes the run record.
+int train_main(const TrainConfig& c, RankContext& ctx);
+
+double median(std::vector<double> v);
+Json rank_result_json(int rank, const RankResult& r);
+// The run record from every rank's JSON (rank order); step_time_s = max over ranks per step.
+Json run_record_json(const TrainConfig& c, const std::vector<Json>& ranks, const std::vector<double>& loss,
+                     const RankContext& ctx);
+
+}  // namespace planner::executor
