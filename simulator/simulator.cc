@@ -330,6 +330,113 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
   mem.runtime_reserved_bytes = cl.runtime_reserved_bytes;
   mem.capacity_bytes = cl.device.memory_bytes;
+  if (kernels_ == KernelFlavor::composed) {
+    // The CPU executor (executor/model.cc) frees and allocates at known points, so its peak is the
+    // largest of a few instants (docs/cost-model.md, "Memory of the CPU executor"), not a sum of
+    // every line's maximum. Shards: params P, grads G (absent until a unit's first reduce when
+    // there is one micro-batch), AdamW states. dp > 1: a unit is gathered into a buffer, copied
+    // into its full params, its grads copied into a zeroed buffer whose Gloo reduce-scatter
+    // (all_to_all) receives into another unit-sized buffer. dp = 1: the params are views of the
+    // flat shard, so every param grad is scattered into a zeroed unit-sized buffer (slice
+    // backward) and summed into the unit's pending gradient.
+    const double P = mem.master_params_bytes, adam = mem.optimizer_bytes, G_full = mem.grads_bytes;
+    const double G_first = ga > 1 ? G_full : 0.0;  // shard grads alive during backward
+    const double R = root_unit_numel * c, Bk = block_unit_numel * c;
+    const double shard_R = root_shard_numel * pb.grad, shard_B = block_shard_numel * pb.grad;
+    const double A = Td * kept_per_token;    // one block's saved tensors
+    const double x_bytes = Td * c * d.h;     // one residual-stream tensor
+    const double Ld = static_cast<double>(L);
+    const bool fsdp = dp > 1;
+    const bool reshard = plan.reshard_after_forward;
+    const double acc = accumulate_unsharded ? (Ld * Bk + R) : 0.0;  // grad_sync=last accumulators
+    struct Instant {
+      double grads, gathered, unsharded, activations, logits, comm, opt_extra;
+    };
+    struct Instants {  // fixed storage: evaluate() must not allocate
+      std::array<Instant, 8> v;
+      int n = 0;
+      void push_back(const Instant& i) { v[n++] = i; }
+      const Instant* begin() const { return v.data(); }
+      const Instant* end() const { return v.data() + n; }
+    } at;
+    if (llama) {
+      const double vl = static_cast<double>(model_.vocab_size) / tp;
+      const double logit = Td * vl * 4.0;                  // one fp32 (T, V/tp) tensor
+      const double head_w = vl * d.h * c;                  // output weight (its grad)
+      const double norm_saved = 3.0 * x_bytes + 4.0 * Td;  // final norm: input, rstd, x*rstd, output
+      // Forward end: logits, logits - max and exp alive at once.
+      const double fwd_tail = norm_saved + 3.0 * logit;
+      // Loss backward: saved softmax + its gradient; then the head's matmul backward: logits grad,
+      // hidden grad and the output weight's grad.
+      const double bwd_tail = norm_saved + std::max(2.0 * logit, logit + x_bytes);
+      const double gathered_fwd = fsdp ? R + (reshard ? 0.0 : Ld * Bk) : 0.0;
+      at.push_back({G_first, gathered_fwd, acc, Ld * A, fwd_tail, 0, 0});
+      if (fsdp) {
+        // Head backward: the output weight's grad waits for the root's reduce at the end.
+        at.push_back({G_first, gathered_fwd, acc + head_w + d.h * c, Ld * A, bwd_tail, 0, 0});
+        // Last block's gradient hook: it is gathered again, then the block before is prefetched
+        // into a unit-sized buffer. (Gloo's all_gather also fills a flat unit-sized tensor of its
+        // own, but only while its worker thread runs the collective: not counted.)
+        if (reshard && L > 1)
+          at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0});
+        // Last block's reduce: its full params, the prefetch in flight, its grads, the zeroed
+        // send buffer, the all_to_all receive buffer and the output shard.
+        if (L > 0)
+          at.push_back({G_first, R + (reshard ? Bk : Ld * Bk), acc + head_w + d.h * c + Bk, (Ld - 1) * A, x_bytes,
+                        (reshard && L > 1 ? Bk : 0.0) + 2.0 * Bk + shard_B, 0});
+        // Root's reduce at the end of backward: all its grads, send and receive buffers.
+        at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, 2.0 * R + shard_R, 0});
+      } else {
+        // dp = 1: autograd runs a unit's slice-backward nodes after the unit's compute (they were
+        // created first, when the views were taken), so the head's weight grad waits to the end;
+        // the last block's param grads are all computed, then scattered one by one into zeroed
+        // unit-sized tensors summed out of place (old + new + sum alive). At the first sum the
+        // grads of w3 and w2 have been scattered, the others still wait.
+        const double pending = Bk - 2.0 * d.f * d.h * c;
+        if (L > 0)
+          at.push_back({G_first, 0, acc + head_w + 3.0 * Bk + pending, (Ld - 1) * A, x_bytes, 0, 0});
+        // End of backward: the root's grads scattered and summed the same way.
+        at.push_back({G_first, 0, acc + 3.0 * R + head_w, 0, x_bytes, 0, 0});
+      }
+    } else {
+      // FeedForward: one unit; the batch input and target, and the loss's saved difference.
+      const double loss_tail = 2.0 * x_bytes;  // target, output - target
+      if (fsdp) {
+        at.push_back({G_first, Bk, acc, A, loss_tail, 0, 0});  // forward end
+        // Backward hook re-gathers the unit (reshard) before its grads come: buffer + full params.
+        if (reshard) at.push_back({G_first, Bk, acc, A, loss_tail + x_bytes, Bk, 0});
+        // The reduce: full params, grads, send and receive buffers, output shard; the activations
+        // are freed by then, the batch is not.
+        at.push_back({G_first, Bk, acc + Bk, Td * c * d.h, loss_tail, 2.0 * Bk + shard_B, 0});
+      } else {
+        // dp = 1: the three weight grads scattered into zeroed unit-sized tensors and summed out
+        // of place (old + new + sum); at the first sum w1's grad still waits. The batch is alive.
+        at.push_back({G_first, 0, acc + 3.0 * Bk + Bk / 3.0, 0, 2.0 * x_bytes, 0, 0});
+        at.push_back({G_first, 0, acc, A, loss_tail, 0, 0});  // forward end
+      }
+    }
+    // Optimizer: all shard grads, and AdamW's sqrt(exp_avg_sq) and its scaled copy for the
+    // largest unit.
+    at.push_back({G_full, 0, 0, 0, 0, 0, 2.0 * std::max(shard_R, shard_B) * pb.optimizer_state / pb.grad});
+    const Instant* best = nullptr;
+    double best_total = -1;
+    for (const auto& i : at) {
+      const double total = P + adam + i.grads + i.gathered + i.unsharded + i.activations + i.logits + i.comm + i.opt_extra;
+      if (total > best_total) {
+        best_total = total;
+        best = &i;
+      }
+    }
+    mem.grads_bytes = best->grads;
+    mem.optimizer_bytes = adam + best->opt_extra;
+    mem.gathered_params_bytes = best->gathered;
+    mem.unsharded_grads_bytes = best->unsharded;
+    mem.activations_bytes = best->activations;
+    mem.logits_bytes = best->logits;
+    mem.comm_buffers_bytes = best->comm;
+    mem.peak_allocated_bytes = best_total;
+    mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
+  }
 
   // ---------------- Per-unit compute and TP comm ----------------
   const LinkSpec& tp_link = group_link(cl, tp, 1);
@@ -416,10 +523,52 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   }
 
   // FSDP collectives per unit, over the DP group.
-  const double ag_block = all_gather_seconds(dp, block_unit_numel * c, dp_link);
-  const double rs_block = backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce, dp_link);
-  const double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_link) : 0.0;
-  const double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_link) : 0.0;
+  double ag_block = all_gather_seconds(dp, block_unit_numel * c, dp_link);
+  double rs_block = backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce, dp_link);
+  double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_link) : 0.0;
+  double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_link) : 0.0;
+  double opt_ops_s = 0;
+  if (kernels_ == KernelFlavor::composed) {
+    // The CPU executor is eager: every op pays a fixed dispatch cost besides its bytes, the same
+    // fixed cost per call the GEMM fit measures (efficiency.gemm_overhead_s; GEMMs already pay
+    // it). Kernels counted from executor/model.cc (docs/cost-model.md, "Eager op overhead");
+    // backward runs about two kernels per forward one.
+    const double op_s = cl.efficiency.gemm_overhead_s;
+    const double tp_clones = tp > 1 ? 2.0 : 0.0;  // copy_to_tp / reduce_from_tp clones
+    double block_fwd_ops, post_fwd_ops, post_bwd_ops, params_per_block;
+    if (llama) {
+      const bool gqa = model_.n_heads != model_.n_kv_heads;
+      // 2 RMSNorms x 6, RoPE on q and k 2 x 7, attention glue 9 (q/k/v copies, scale, mask,
+      // masked_fill, softmax, output copy), 2 residual adds, silu and mul, GQA expansion 2 x 2.
+      block_fwd_ops = 12 + 14 + 9 + 2 + 2 + (gqa ? 4 : 0) + tp_clones;
+      post_fwd_ops = 7 + 6 + 17;  // embedding lookup + masks, final norm, vocab-parallel loss
+      post_bwd_ops = post_fwd_ops;
+      params_per_block = 9;
+    } else {
+      block_fwd_ops = 2 + tp_clones / 2;  // silu, mul (+ the reduce clone)
+      post_fwd_ops = 3;                   // MSE: sub, pow, mean
+      post_bwd_ops = 6;
+      params_per_block = 3;
+    }
+    blk.fwd_s += op_s * block_fwd_ops;
+    blk.bwd_s += op_s * 2.0 * block_fwd_ops;
+    if (blk.recompute_s > 0) blk.recompute_s += op_s * block_fwd_ops;
+    post.fwd_s += op_s * post_fwd_ops;
+    post.bwd_s += op_s * post_bwd_ops;
+    if (dp > 1) {
+      // Gather: one copy per param per dp chunk; reduce: zero-fill, one copy per param per chunk,
+      // the local sum and the average.
+      const double dpd = static_cast<double>(dp);
+      ag_block += op_s * params_per_block * dpd;
+      rs_block += op_s * (params_per_block * dpd + 3);
+      if (has_root) {
+        ag_root += op_s * 3 * dpd;
+        rs_root += op_s * (3 * dpd + 3);
+      }
+    }
+    // AdamW: 9 kernels per unit.
+    opt_ops_s = op_s * 9.0 * (static_cast<double>(llama ? L : 1) + (has_root ? 1.0 : 0.0));
+  }
 
   // ---------------- Timeline of one micro-batch ----------------
   const bool overlap = cl.comm_overlaps_compute;
@@ -592,7 +741,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // Optimizer: AdamW reads param, grad, exp_avg, exp_avg_sq and writes param, exp_avg,
   // exp_avg_sq; the grad-norm pass reads the grads once more.
   const double opt_bytes = shard_numel * (pb.master_param * 2.0 + pb.grad * 2.0 + pb.optimizer_state * 4.0);
-  const double opt_s = memory_bound_seconds(cl, opt_bytes) +
+  const double opt_s = opt_ops_s + memory_bound_seconds(cl, opt_bytes) +
                        all_reduce_seconds(dp, 4.0, dp_link) + all_reduce_seconds(tp, 4.0, tp_link);
   if (trace) trace->push_back({"optimizer (AdamW)", "compute", t, opt_s, ga - 1});
   t += opt_s;

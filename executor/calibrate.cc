@@ -1,0 +1,729 @@
+#include "executor/calibrate.h"
+
+#include <torch/torch.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <set>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/parallel_plan.h"
+#include "core/units.h"
+#include "executor/launcher.h"
+#include "executor/trainer.h"
+#include "topology/cluster_presets.h"
+
+namespace planner::executor {
+
+// ---------------- Least squares ----------------
+
+LinearFit fit_relative_least_squares(const std::vector<double>& X, const std::vector<double>& y, int cols) {
+  const int rows = static_cast<int>(y.size());
+  PLANNER_CHECK(cols >= 1 && rows >= cols && static_cast<int>(X.size()) == rows * cols,
+                "rows=" << rows << " cols=" << cols << " X=" << X.size());
+  for (double v : y) PLANNER_CHECK(v > 0, "measured value " << v << " must be > 0");
+  // Row i divided by y_i: minimise |A b - 1|^2 with A_ij = X_ij / y_i.
+  Eigen::MatrixXd A(rows, cols);
+  Eigen::VectorXd ones = Eigen::VectorXd::Ones(rows);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) A(i, j) = X[static_cast<size_t>(i) * cols + j] / y[i];
+  std::vector<bool> active(cols, true);
+  Eigen::VectorXd b = Eigen::VectorXd::Zero(cols);
+  for (int iter = 0; iter <= cols; ++iter) {
+    std::vector<int> idx;
+    for (int j = 0; j < cols; ++j)
+      if (active[j]) idx.push_back(j);
+    b.setZero();
+    if (idx.empty()) break;
+    Eigen::MatrixXd As(rows, static_cast<int>(idx.size()));
+    for (size_t j = 0; j < idx.size(); ++j) As.col(static_cast<int>(j)) = A.col(idx[j]);
+    Eigen::VectorXd bs = As.colPivHouseholderQr().solve(ones);
+    for (size_t j = 0; j < idx.size(); ++j) b(idx[j]) = bs(static_cast<int>(j));
+    // Pin the most negative coefficient to zero and refit.
+    int worst = -1;
+    for (int j : idx)
+      if (b(j) < 0 && (worst < 0 || b(j) < b(worst))) worst = j;
+    if (worst < 0) break;
+    active[worst] = false;
+  }
+  LinearFit f;
+  f.coef.resize(cols);
+  for (int j = 0; j < cols; ++j) f.coef[j] = std::max(0.0, b(j));
+  double ss = 0;
+  for (int i = 0; i < rows; ++i) {
+    double p = 0;
+    for (int j = 0; j < cols; ++j) p += X[static_cast<size_t>(i) * cols + j] * f.coef[j];
+    f.predicted.push_back(p);
+    const double r = (p - y[i]) / y[i];
+    f.residual_rel.push_back(r);
+    ss += r * r;
+    f.max_abs_rel = std::max(f.max_abs_rel, std::fabs(r));
+  }
+  f.rms_rel = std::sqrt(ss / rows);
+  return f;
+}
+
+// y = c0 + x * b: when noise pins b to 0, b is set from the best rate seen (b = min y/x) and c0
+// refitted alone, so the profile stays usable and its residuals show the misfit.
+static void refit_with_best_rate(LinearFit& f, const std::vector<double>& X, const std::vector<double>& y) {
+  if (f.coef[1] > 0) return;
+  double b = 0;
+  for (size_t i = 0; i < y.size(); ++i)
+    if (X[2 * i + 1] > 0) b = b == 0 ? y[i] / X[2 * i + 1] : std::min(b, y[i] / X[2 * i + 1]);
+  PLANNER_CHECK(b > 0, "samples carry no work");
+  std::vector<double> X1, y1;
+  for (size_t i = 0; i < y.size(); ++i) {
+    X1.push_back(1.0);
+    y1.push_back(std::max(y[i] - X[2 * i + 1] * b, 0.1 * y[i]));
+  }
+  LinearFit f1 = fit_relative_least_squares(X1, y1, 1);
+  f.coef = {f1.coef[0], b};
+  double ss = 0;
+  f.max_abs_rel = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    f.predicted[i] = f.coef[0] + X[2 * i + 1] * b;
+    f.residual_rel[i] = (f.predicted[i] - y[i]) / y[i];
+    ss += f.residual_rel[i] * f.residual_rel[i];
+    f.max_abs_rel = std::max(f.max_abs_rel, std::fabs(f.residual_rel[i]));
+  }
+  f.rms_rel = std::sqrt(ss / static_cast<double>(y.size()));
+}
+
+static double gemm_flops(const GemmSample& s) {
+  return 2.0 * static_cast<double>(s.batch) * static_cast<double>(s.m) * static_cast<double>(s.n) *
+         static_cast<double>(s.k);
+}
+
+GemmFit fit_gemm(const std::vector<GemmSample>& samples, double peak_flops_per_s) {
+  if (samples.size() < 2) throw InputError("calibration", "gemm", "needs at least 2 GEMM samples, got " + std::to_string(samples.size()));
+  PLANNER_CHECK(peak_flops_per_s > 0, "peak " << peak_flops_per_s);
+  std::vector<double> X, y;
+  for (const auto& s : samples) {
+    X.push_back(1.0);
+    X.push_back(gemm_flops(s));
+    y.push_back(s.seconds);
+  }
+  GemmFit g;
+  g.fit = fit_relative_least_squares(X, y, 2);
+  refit_with_best_rate(g.fit, X, y);
+  g.overhead_s = g.fit.coef[0];
+  g.rate_flops_per_s = 1.0 / g.fit.coef[1];
+  g.efficiency = g.rate_flops_per_s / peak_flops_per_s;
+  return g;
+}
+
+GemmFit fit_attention(const std::vector<GemmSample>& samples, double peak_flops_per_s) {
+  if (samples.empty()) throw InputError("calibration", "attention", "needs at least 1 attention sample");
+  std::vector<double> X, y;
+  for (const auto& s : samples) {
+    X.push_back(gemm_flops(s));
+    y.push_back(s.seconds);
+  }
+  GemmFit g;
+  g.fit = fit_relative_least_squares(X, y, 1);
+  PLANNER_CHECK(g.fit.coef[0] > 0, "attention fit found no FLOP-proportional time");
+  g.rate_flops_per_s = 1.0 / g.fit.coef[0];
+  g.efficiency = g.rate_flops_per_s / peak_flops_per_s;
+  return g;
+}
+
+MemoryFit fit_memory(const std::vector<MemorySample>& samples) {
+  if (samples.size() < 2) throw InputError("calibration", "memory", "needs at least 2 memory-kernel samples");
+  std::vector<double> X, y;
+  for (const auto& s : samples) {
+    X.push_back(1.0);
+    X.push_back(s.bytes);
+    y.push_back(s.seconds);
+  }
+  MemoryFit m;
+  m.fit = fit_relative_least_squares(X, y, 2);
+  refit_with_best_rate(m.fit, X, y);
+  m.overhead_s = m.fit.coef[0];
+  m.bw_Bps = 1.0 / m.fit.coef[1];
+  return m;
+}
+
+std::string to_string(FitCollective k) {
+  switch (k) {
+    case FitCollective::all_gather: return "all_gather";
+    case FitCollective::reduce_scatter: return "reduce_scatter";
+    case FitCollective::all_reduce: return "all_reduce";
+  }
+  return "?";
+}
+
+CollectiveTerms collective_terms(const CollectiveSample& s, const std::string& backend, double mem_bw_Bps) {
+  const double n = static_cast<double>(s.group_size);
+  CollectiveTerms t;
+  switch (s.kind) {
+    case FitCollective::all_gather:
+      t.steps = n - 1;
+      t.bus_bytes = (n - 1) / n * s.bytes;
+      break;
+    case FitCollective::reduce_scatter:
+      t.steps = n - 1;
+      t.bus_bytes = (n - 1) / n * s.bytes;
+      // Gloo: all_to_all then a local sum reading the input and writing 1/n of it.
+      if (backend == "gloo") t.extra_s = (s.bytes + s.bytes / n) / mem_bw_Bps;
+      break;
+    case FitCollective::all_reduce:
+      t.steps = 2 * (n - 1);
+      t.bus_bytes = 2 * (n - 1) / n * s.bytes;
+      break;
+  }
+  return t;
+}
+
+AlphaBetaFit fit_alpha_beta(const std::vector<CollectiveSample>& samples, const std::string& backend, double mem_bw_Bps) {
+  if (samples.size() < 2) throw InputError("calibration", "collectives", "needs at least 2 collective samples");
+  std::vector<double> X, y;
+  std::vector<double> extra;
+  for (const auto& s : samples) {
+    CollectiveTerms t = collective_terms(s, backend, mem_bw_Bps);
+    X.push_back(t.steps);
+    X.push_back(t.bus_bytes);
+    // The extra (local sum) is known: fit the rest. A sample faster than its extra alone is
+    // floored at 10% of its time so the relative weighting stays defined.
+    y.push_back(std::max(s.seconds - t.extra_s, 0.1 * s.seconds));
+    extra.push_back(t.extra_s);
+  }
+  AlphaBetaFit a;
+  a.fit = fit_relative_least_squares(X, y, 2);
+  if (a.fit.coef[1] <= 0) {
+    // Noise hid any growth with the size (a busy machine, small messages only): the bandwidth is
+    // at least the best throughput seen; fix it there and refit the latency alone.
+    double best_Bps = 0;
+    for (size_t i = 0; i < samples.size(); ++i) best_Bps = std::max(best_Bps, X[2 * i + 1] / y[i]);
+    PLANNER_CHECK(best_Bps > 0, "collective samples carry no bytes");
+    std::vector<double> X1, y1;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      X1.push_back(X[2 * i]);
+      y1.push_back(std::max(y[i] - X[2 * i + 1] / best_Bps, 0.1 * y[i]));
+    }
+    LinearFit f1 = fit_relative_least_squares(X1, y1, 1);
+    a.fit.coef = {f1.coef[0], 1.0 / best_Bps};
+    for (size_t i = 0; i < samples.size(); ++i) a.fit.predicted[i] = X[2 * i] * f1.coef[0] + X[2 * i + 1] / best_Bps;
+    a.bandwidth_from_best_sample = true;
+  }
+  a.latency_s = a.fit.coef[0];
+  a.bw_Bps = 1.0 / a.fit.coef[1];
+  // Report residuals of the whole formula (extra included) against the measured time.
+  double ss = 0;
+  a.fit.max_abs_rel = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    a.fit.predicted[i] += extra[i];
+    const double r = (a.fit.predicted[i] - samples[i].seconds) / samples[i].seconds;
+    a.fit.residual_rel[i] = r;
+    ss += r * r;
+    a.fit.max_abs_rel = std::max(a.fit.max_abs_rel, std::fabs(r));
+  }
+  a.fit.rms_rel = std::sqrt(ss / static_cast<double>(samples.size()));
+  return a;
+}
+
+// ---------------- Host identity ----------------
+
+HostIdentity this_host() {
+  HostIdentity h;
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof(buf) - 1);
+  h.hostname = buf;
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos) {
+        h.cpu_model = line.substr(p + 1);
+        h.cpu_model.erase(0, h.cpu_model.find_first_not_of(" \t"));
+      }
+      break;
+    }
+  }
+  h.cores = cpu_cores();
+  return h;
+}
+
+Json host_to_json(const HostIdentity& h) {
+  Json j = {{"hostname", h.hostname}, {"cpu_model", h.cpu_model}, {"cores", h.cores}};
+  if (!h.accelerator.empty()) j["accelerator"] = h.accelerator;
+  return j;
+}
+
+HostIdentity host_from_json(const JsonReader& r) {
+  HostIdentity h;
+  h.hostname = r.get_string("hostname");
+  h.cpu_model = r.get_string("cpu_model", "");
+  h.cores = r.get_int("cores", 1);
+  h.accelerator = r.get_string("accelerator", "");
+  return h;
+}
+
+std::string host_mismatch(const HostIdentity& p, const HostIdentity& h) {
+  std::string out;
+  auto diff = [&](const char* field, const std::string& a, const std::string& b) {
+    if (a == b) return;
+    out += std::string(out.empty() ? "" : "; ") + field + " '" + a + "' (profile) vs '" + b + "' (this machine)";
+  };
+  diff("hostname", p.hostname, h.hostname);
+  diff("cpu_model", p.cpu_model, h.cpu_model);
+  diff("cores", std::to_string(p.cores), std::to_string(h.cores));
+  diff("accelerator", p.accelerator, h.accelerator);
+  return out;
+}
+
+std::string calibration_doc_path(const std::string& profile_path) {
+  const std::string ext = ".json";
+  if (profile_path.size() > ext.size() && profile_path.compare(profile_path.size() - ext.size(), ext.size(), ext) == 0)
+    return profile_path.substr(0, profile_path.size() - ext.size()) + ".calibration.json";
+  return profile_path + ".calibration.json";
+}
+
+// ---------------- Shapes ----------------
+
+std::vector<GemmSample> model_gemm_shapes(const ModelSpec& m, int64_t tp, int64_t tokens) {
+  std::vector<GemmSample> out;
+  const auto plan = default_tp_plan(m.kind);
+  for (const auto& t : parameter_tensors(m)) {
+    if (t.type != ModuleType::linear) continue;
+    LocalShape ls;
+    if (!tp_local_shape(t, tp_style_for(plan, t.module), tp, &ls, nullptr)) continue;
+    const int64_t o = ls.rows, i = ls.cols;
+    std::string mod = t.module;
+    const std::string pre = "layers.*.";
+    if (mod.rfind(pre, 0) == 0) mod = mod.substr(pre.size());
+    const std::string tag = m.name + " tp=" + std::to_string(tp) + " T=" + std::to_string(tokens) + " " + mod;
+    out.push_back({tokens, o, i, 1, 0, tag + " fwd"});     // y = x W^T
+    out.push_back({o, i, tokens, 1, 0, tag + " wgrad"});   // dW = dy^T x
+    out.push_back({tokens, i, o, 1, 0, tag + " dgrad"});   // dx = dy W
+  }
+  return out;
+}
+
+static std::vector<GemmSample> attention_shapes(const ModelSpec& m, int64_t tp, int64_t micro_batch, int64_t s) {
+  std::vector<GemmSample> out;
+  if (m.kind != ModelKind::llama || m.n_heads % tp != 0) return out;
+  const int64_t heads = micro_batch * m.n_heads / tp;
+  // scores = q k^T: per head (s x hd) @ (hd x s); context = p v: (s x s) @ (s x hd).
+  const std::string tag = m.name + " tp=" + std::to_string(tp) + " B*heads=" + std::to_string(heads);
+  out.push_back({s, s, m.head_dim, heads, 0, tag + " scores"});
+  out.push_back({s, m.head_dim, s, heads, 0, tag + " context"});
+  return out;
+}
+
+// ---------------- Timing on one rank ----------------
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Median over `repeats` samples of fn's time; fn is repeated inside a sample until it lasts
+// min_time_s (per-call time = sample / calls).
+template <class F>
+double time_kernel(F&& fn, int repeats, double min_time_s) {
+  fn();  // warm-up (allocations, BLAS threads)
+  auto t0 = Clock::now();
+  fn();
+  const double one = std::max(1e-7, seconds_since(t0));
+  const int calls = std::max(1, std::min(1000, static_cast<int>(min_time_s / one)));
+  std::vector<double> v;
+  for (int r = 0; r < repeats; ++r) {
+    auto t = Clock::now();
+    for (int c = 0; c < calls; ++c) fn();
+    v.push_back(seconds_since(t) / calls);
+  }
+  return median(v);
+}
+
+struct RankMeasurements {
+  std::vector<double> gemm_s, attention_s, memory_s, collective_s;
+};
+
+}  // namespace
+
+ClusterSpec calibration_base_cluster(const CalibrateOptions& o) {
+  if (o.base_cluster.empty()) {
+    if (o.backend != "gloo")
+      throw InputError("--base", "", "required with --backend " + o.backend +
+                                         ": the GPU preset or `planner probe --as-cluster` file whose peaks the fits scale");
+    ClusterSpec c = cpu_gloo_host_cluster(o.ranks);
+    c.name = "calibrated";
+    return c;
+  }
+  ClusterSpec c = resolve_cluster(o.base_cluster, "--base");
+  if (c.backend != o.backend)
+    throw InputError("--base", "backend", "'" + o.base_cluster + "' is a " + c.backend + " cluster but --backend is " + o.backend);
+  c.gpus_per_node = o.ranks;  // the ranks measured: one node
+  c.num_nodes = 1;
+  c.name = "calibrated " + c.name;
+  return c;
+}
+
+CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& host,
+                                  const std::vector<GemmSample>& gemms, const std::vector<GemmSample>& attention,
+                                  const std::vector<MemorySample>& memory,
+                                  const std::vector<CollectiveSample>& collectives) {
+  CalibrationResult res;
+  ClusterSpec c = base;
+  const double peak = c.device.peak_fp32_flops_per_s;
+  // Memory first: the Gloo reduce_scatter's local sum is priced with it.
+  MemoryFit mf = fit_memory(memory);
+  if (mf.bw_Bps > c.device.mem_bw_Bps) c.device.mem_bw_Bps = mf.bw_Bps;  // measured beats the nominal guess
+  c.efficiency.memory = std::min(1.0, mf.bw_Bps / c.device.mem_bw_Bps);
+  GemmFit gf = fit_gemm(gemms, peak);
+  if (gf.efficiency > 1.0) {  // faster than the nominal peak (turbo clock): the measured rate is the peak
+    c.device.peak_fp32_flops_per_s = gf.rate_flops_per_s;
+    c.device.peak_bf16_flops_per_s = std::max(c.device.peak_bf16_flops_per_s, gf.rate_flops_per_s);
+  }
+  const double peak_used = c.device.peak_fp32_flops_per_s;
+  c.efficiency.gemm = std::min(1.0, gf.rate_flops_per_s / peak_used);
+  c.efficiency.gemm_overhead_s = gf.overhead_s;
+  GemmFit af;
+  bool have_attention = !attention.empty();
+  if (have_attention) {
+    af = fit_attention(attention, peak_used);
+    c.efficiency.attention = std::min(1.0, af.rate_flops_per_s / peak_used);
+  }
+  const double mem_eff_bw = c.device.mem_bw_Bps * c.efficiency.memory;
+  AlphaBetaFit link = fit_alpha_beta(collectives, c.backend, mem_eff_bw);
+  c.intra_node.name = c.intra_node.name + " (calibrated)";
+  c.intra_node.bw_Bps = link.bw_Bps;
+  c.intra_node.latency_s = link.latency_s;
+  c.intra_node.efficiency = 1.0;
+  res.profile = c;
+
+  Json d;
+  d["format"] = "planner-calibration/1";
+  d["host"] = host_to_json(host);
+  {
+    std::time_t now = std::time(nullptr);
+    char ts[64];
+    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    d["date"] = ts;
+  }
+  d["ranks"] = c.gpus_per_node;
+  d["backend"] = c.backend;
+  auto fit_json = [](const LinearFit& f) {
+    return Json{{"rms_rel", f.rms_rel}, {"max_abs_rel", f.max_abs_rel}};
+  };
+  Json g = {{"model", "t = overhead_s + 2mnk / (peak_fp32_flops_per_s * efficiency)"},
+            {"peak_fp32_flops_per_s", peak_used},
+            {"efficiency", c.efficiency.gemm},
+            {"overhead_s", gf.overhead_s},
+            {"rate_flops_per_s", gf.rate_flops_per_s},
+            {"residuals", fit_json(gf.fit)}};
+  Json gs = Json::array();
+  for (size_t i = 0; i < gemms.size(); ++i)
+    gs.push_back({{"what", gemms[i].what}, {"m", gemms[i].m}, {"n", gemms[i].n}, {"k", gemms[i].k},
+                  {"measured_s", gemms[i].seconds}, {"fitted_s", gf.fit.predicted[i]},
+                  {"residual_rel", gf.fit.residual_rel[i]}});
+  g["samples"] = gs;
+  d["gemm"] = g;
+  if (have_attention) {
+    Json a = {{"model", "t = flops / (peak_fp32_flops_per_s * attention)"},
+              {"efficiency", c.efficiency.attention},
+              {"rate_flops_per_s", af.rate_flops_per_s},
+              {"residuals", fit_json(af.fit)}};
+    Json as = Json::array();
+    for (size_t i = 0; i < attention.size(); ++i)
+      as.push_back({{"what", attention[i].what}, {"batch", attention[i].batch}, {"m", attention[i].m},
+                    {"n", attention[i].n}, {"k", attention[i].k}, {"measured_s", attention[i].seconds},
+                    {"fitted_s", af.fit.predicted[i]}, {"residual_rel", af.fit.residual_rel[i]}});
+    a["samples"] = as;
+    d["attention"] = a;
+  }
+  Json m = {{"model", "t = overhead_s + bytes / bw_Bps (c = a + b, fp32)"},
+            {"bw_Bps", mf.bw_Bps},
+            {"overhead_s", mf.overhead_s},
+            {"mem_bw_Bps", c.device.mem_bw_Bps},
+            {"efficiency", c.efficiency.memory},
+            {"residuals", fit_json(mf.fit)}};
+  Json ms = Json::array();
+  for (size_t i = 0; i < memory.size(); ++i)
+    ms.push_back({{"bytes", memory[i].bytes}, {"measured_s", memory[i].seconds}, {"fitted_s", mf.fit.predicted[i]},
+                  {"residual_rel", mf.fit.residual_rel[i]}});
+  m["samples"] = ms;
+  d["memory"] = m;
+
+  Json col;
+  col["model"] = "t = steps * latency_s + bus_bytes / bw_Bps (+ Gloo reduce_scatter local sum at the fitted memory bandwidth)";
+  col["link"] = {{"latency_s", link.latency_s}, {"bw_Bps", link.bw_Bps}, {"residuals", fit_json(link.fit)},
+                 {"bandwidth_from_best_sample", link.bandwidth_from_best_sample}};
+  Json per_kind = Json::object();
+  for (auto k : {FitCollective::all_gather, FitCollective::reduce_scatter, FitCollective::all_reduce}) {
+    std::vector<CollectiveSample> sub;
+    for (const auto& s : collectives)
+      if (s.kind == k) sub.push_back(s);
+    if (sub.size() < 2) continue;
+    AlphaBetaFit f = fit_alpha_beta(sub, c.backend, mem_eff_bw);
+    per_kind[to_string(k)] = {{"latency_s", f.latency_s}, {"bw_Bps", f.bw_Bps}, {"residuals", fit_json(f.fit)}};
+  }
+  col["per_kind"] = per_kind;
+  Json cs = Json::array();
+  for (size_t i = 0; i < collectives.size(); ++i) {
+    const auto& s = collectives[i];
+    cs.push_back({{"kind", to_string(s.kind)}, {"group_size", s.group_size}, {"stride", s.stride}, {"bytes", s.bytes},
+                  {"measured_s", s.seconds}, {"fitted_s", link.fit.predicted[i]},
+                  {"residual_rel", link.fit.residual_rel[i]}});
+  }
+  col["samples"] = cs;
+  d["collectives"] = col;
+  res.document = d;
+  return res;
+}
+
+// ---------------- The run ----------------
+
+namespace {
+
+std::vector<int64_t> divisors(int64_t n) {
+  std::vector<int64_t> v;
+  for (int64_t d = 1; d <= n; ++d)
+    if (n % d == 0) v.push_back(d);
+  return v;
+}
+
+struct Work {
+  std::vector<GemmSample> gemms, attention;
+  std::vector<MemorySample> memory;
+  std::vector<CollectiveSample> collectives;
+};
+
+Work plan_work(const CalibrateOptions& o) {
+  Work w;
+  std::set<std::tuple<int64_t, int64_t, int64_t>> seen;
+  std::set<std::tuple<int64_t, int64_t, int64_t, int64_t>> seen_att;
+  for (const auto& name : o.models) {
+    ModelSpec m = resolve_model(name, "--model");
+    validate_model(m, "--model");
+    for (int64_t tp : divisors(o.ranks)) {
+      if (m.kind == ModelKind::llama && (m.n_heads % tp != 0 || m.n_kv_heads % tp != 0)) continue;
+      for (int64_t mb : o.micro_batches) {
+        for (auto& g : model_gemm_shapes(m, tp, mb * o.seq_len))
+          if (seen.insert({g.m, g.n, g.k}).second) w.gemms.push_back(g);
+        for (auto& a : attention_shapes(m, tp, mb, o.seq_len))
+          if (seen_att.insert({a.batch, a.m, a.n, a.k}).second) w.attention.push_back(a);
+      }
+    }
+  }
+  // Memory-bound kernel (c = a + b): 12 bytes per element, 16 KiB .. 16 MiB per operand.
+  for (double b = 16384; b <= 16.0 * 1024 * 1024; b *= 4) w.memory.push_back({3.0 * b, 0});
+  std::vector<double> sizes = o.message_bytes;
+  if (sizes.empty())
+    for (double b = 4096; b <= 4.0 * 1024 * 1024; b *= 4) sizes.push_back(b);
+  for (int64_t g : divisors(o.ranks)) {
+    if (g < 2) continue;
+    std::vector<int64_t> strides{1};
+    if (g < o.ranks) strides.push_back(o.ranks / g);  // DP-style groups
+    for (int64_t stride : strides)
+      for (auto k : {FitCollective::all_gather, FitCollective::reduce_scatter, FitCollective::all_reduce})
+        for (double b : sizes) {
+          // Sizes divisible by the group (4-byte elements).
+          const double elems = std::max<double>(static_cast<double>(g), std::round(b / 4.0 / g) * g);
+          w.collectives.push_back({k, g, stride, elems * 4.0, 0});
+        }
+  }
+  return w;
+}
+
+at::TensorOptions tensor_options(const std::string& backend, int local_rank) {
+  at::TensorOptions t = at::TensorOptions().dtype(at::kFloat);
+  if (backend == "nccl") t = t.device(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank)));
+  return t;
+}
+
+void device_sync(const std::string& backend) {
+#ifdef PLANNER_HAVE_NCCL
+  if (backend == "nccl") torch::cuda::synchronize();
+#else
+  (void)backend;
+#endif
+}
+
+int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& ctx) {
+  Work w = plan;
+  const auto opts = tensor_options(o.backend, ctx.local_rank);
+  const bool talk = ctx.rank == 0 && !o.quiet;
+  // Every rank times the same kernel at the same time (as in training, the ranks share the cores).
+  std::unique_ptr<Comm> world = make_comm(o.backend, ctx.store, "world", "cal/world/", ctx.rank, ctx.world, ctx.timeout,
+                                          ctx.master_addr);
+  RankMeasurements mine;
+  {
+    at::NoGradGuard ng;
+    int i = 0;
+    for (auto& g : w.gemms) {
+      at::Tensor a = at::randn({g.m, g.k}, opts), b = at::randn({g.k, g.n}, opts);
+      world->barrier();
+      mine.gemm_s.push_back(time_kernel([&] { at::Tensor c = at::mm(a, b); device_sync(o.backend); }, o.repeats, o.min_time_s));
+      if (talk) std::fprintf(stderr, "\rcalibrate: GEMM %d/%zu", ++i, w.gemms.size());
+    }
+    for (auto& g : w.attention) {
+      at::Tensor a = at::randn({g.batch, g.m, g.k}, opts);
+      at::Tensor b = at::randn({g.batch, g.k, g.n}, opts);
+      world->barrier();
+      mine.attention_s.push_back(time_kernel([&] { at::Tensor c = at::bmm(a, b); device_sync(o.backend); }, o.repeats, o.min_time_s));
+    }
+    if (talk) std::fprintf(stderr, "\rcalibrate: memory-bound kernel          ");
+    for (auto& m : w.memory) {
+      const int64_t n = static_cast<int64_t>(m.bytes / 12.0);
+      at::Tensor a = at::randn({n}, opts), b = at::randn({n}, opts);
+      world->barrier();
+      mine.memory_s.push_back(time_kernel([&] { at::Tensor c = a + b; device_sync(o.backend); }, o.repeats, o.min_time_s));
+    }
+  }
+  // Collectives over the mesh's groups: for size g, consecutive groups (TP) and strided (DP).
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
+  int ci = 0;
+  for (auto& s : w.collectives) {
+    auto key = std::make_pair(s.group_size, s.stride);
+    if (!groups.count(key)) {
+      // Mesh with tp = g (stride 1) or dp = g (stride = ranks / g).
+      const int64_t g = s.group_size;
+      const int64_t tp = s.stride == 1 ? g : ctx.world / g;
+      const int64_t dp = ctx.world / tp;
+      Mesh mesh{dp, tp, ctx.rank};
+      const bool consecutive = s.stride == 1;
+      const int idx = consecutive ? mesh.dp_index() : mesh.tp_index();
+      const int grank = consecutive ? mesh.tp_index() : mesh.dp_index();
+      const std::string tag = "cal/g" + std::to_string(g) + "s" + std::to_string(s.stride) + "/" + std::to_string(idx) + "/";
+      groups[key] = make_comm(o.backend, ctx.store, consecutive ? "tensor_parallel" : "data_parallel", tag, grank,
+                              static_cast<int>(g), ctx.timeout, ctx.master_addr);
+    }
+    Comm& c = *groups[key];
+    const int64_t n = static_cast<int64_t>(s.bytes / 4.0);
+    at::Tensor in, out;
+    std::function<void()> fn;
+    switch (s.kind) {
+      case FitCollective::all_gather:
+        in = at::randn({n / s.group_size}, opts);
+        out = at::empty({n}, opts);
+        fn = [&] { c.all_gather(in, out); device_sync(o.backend); };
+        break;
+      case FitCollective::reduce_scatter:
+        in = at::randn({n}, opts);
+        out = at::empty({n / s.group_size}, opts);
+        fn = [&] { c.reduce_scatter(in, out, ReduceKind::sum); device_sync(o.backend); };
+        break;
+      case FitCollective::all_reduce:
+        in = at::randn({n}, opts);
+        fn = [&] { c.all_reduce(in, ReduceKind::sum); device_sync(o.backend); };
+        break;
+    }
+    // Collectives are timed one call at a time behind a world barrier (every group starts together,
+    // as the mesh's groups do in training).
+    fn();
+    std::vector<double> v;
+    for (int r = 0; r < o.repeats; ++r) {
+      world->barrier();
+      auto t0 = Clock::now();
+      fn();
+      v.push_back(seconds_since(t0));
+    }
+    mine.collective_s.push_back(median(v));
+    if (talk) std::fprintf(stderr, "\rcalibrate: collective %d/%zu    ", ++ci, w.collectives.size());
+  }
+  if (talk) std::fprintf(stderr, "\n");
+  Json j = {{"gemm", mine.gemm_s}, {"attention", mine.attention_s}, {"memory", mine.memory_s},
+            {"collectives", mine.collective_s}};
+  const std::string text = j.dump();
+  ctx.store->set("planner/calibration/" + std::to_string(ctx.rank), std::vector<uint8_t>(text.begin(), text.end()));
+  world->barrier();
+  if (ctx.rank != 0) return 0;
+
+  // Rank 0: the slowest rank's median is the sample (a step waits for its slowest rank).
+  std::vector<Json> all;
+  for (int r = 0; r < ctx.world; ++r) {
+    auto v = ctx.store->get("planner/calibration/" + std::to_string(r));
+    all.push_back(parse_json_text(std::string(v.begin(), v.end()), "rank " + std::to_string(r) + " calibration"));
+  }
+  auto take_max = [&](const char* key, size_t i) {
+    double m = 0;
+    for (const auto& a : all) m = std::max(m, a.at(key).at(i).get<double>());
+    return m;
+  };
+  for (size_t i = 0; i < w.gemms.size(); ++i) w.gemms[i].seconds = take_max("gemm", i);
+  for (size_t i = 0; i < w.attention.size(); ++i) w.attention[i].seconds = take_max("attention", i);
+  for (size_t i = 0; i < w.memory.size(); ++i) w.memory[i].seconds = take_max("memory", i);
+  for (size_t i = 0; i < w.collectives.size(); ++i) w.collectives[i].seconds = take_max("collectives", i);
+  const std::vector<GemmSample>& att = w.attention;
+  ClusterSpec base = calibration_base_cluster(o);
+  HostIdentity host = this_host();
+  CalibrationResult res = fit_calibration(base, host, w.gemms, att, w.memory, w.collectives);
+  res.document["threads_per_rank"] = ctx.threads;
+  Json prof = cluster_to_json(res.profile);
+  prof["source"] = "planner calibrate on host '" + host.hostname + "' (" + host.cpu_model + ", " +
+                   std::to_string(host.cores) + " cores), " + std::to_string(o.ranks) + " ranks, " +
+                   res.document["date"].get<std::string>() + "; measurements and residuals: " +
+                   calibration_doc_path(o.out_path);
+  // The side document first; the profile's rename commits the calibration.
+  write_file_atomic(calibration_doc_path(o.out_path), res.document.dump(2) + "\n");
+  write_file_atomic(o.out_path, prof.dump(2) + "\n");
+
+  // Readable summary with the residuals.
+  const ClusterSpec& c = res.profile;
+  std::printf("calibrated %d ranks (%d threads each) on %s (%s, %lld cores)\n", o.ranks, ctx.threads,
+              host.hostname.c_str(), host.cpu_model.c_str(), static_cast<long long>(host.cores));
+  const auto& d = res.document;
+  std::printf("  GEMM       efficiency %.3f of %.2f GFLOP/s peak, overhead %.1f us   residuals: rms %.1f%%, max %.1f%% (%zu shapes)\n",
+              c.efficiency.gemm, c.device.peak_fp32_flops_per_s / 1e9, c.efficiency.gemm_overhead_s * 1e6,
+              100 * d["gemm"]["residuals"]["rms_rel"].get<double>(), 100 * d["gemm"]["residuals"]["max_abs_rel"].get<double>(),
+              w.gemms.size());
+  if (d.contains("attention"))
+    std::printf("  attention  efficiency %.3f                                   residuals: rms %.1f%%, max %.1f%% (%zu shapes)\n",
+                c.efficiency.attention, 100 * d["attention"]["residuals"]["rms_rel"].get<double>(),
+                100 * d["attention"]["residuals"]["max_abs_rel"].get<double>(), att.size());
+  std::printf("  memory     %.2f GB/s (efficiency %.3f of %.2f GB/s)               residuals: rms %.1f%%, max %.1f%% (%zu sizes)\n",
+              c.device.mem_bw_Bps * c.efficiency.memory / 1e9, c.efficiency.memory, c.device.mem_bw_Bps / 1e9,
+              100 * d["memory"]["residuals"]["rms_rel"].get<double>(), 100 * d["memory"]["residuals"]["max_abs_rel"].get<double>(),
+              w.memory.size());
+  std::printf("  link       latency %.1f us per step, %.3f GB/s                    residuals: rms %.1f%%, max %.1f%% (%zu points)\n",
+              c.intra_node.latency_s * 1e6, c.intra_node.bw_Bps / 1e9,
+              100 * d["collectives"]["link"]["residuals"]["rms_rel"].get<double>(),
+              100 * d["collectives"]["link"]["residuals"]["max_abs_rel"].get<double>(), w.collectives.size());
+  for (const auto& [k, v] : d["collectives"]["per_kind"].items())
+    std::printf("    %-15s alone: latency %.1f us, %.3f GB/s, residuals rms %.1f%%\n", k.c_str(),
+                v["latency_s"].get<double>() * 1e6, v["bw_Bps"].get<double>() / 1e9,
+                100 * v["residuals"]["rms_rel"].get<double>());
+  std::printf("  collective residuals (fitted vs measured, joint link fit):\n");
+  std::printf("    %-15s %5s %6s %10s %11s %11s %8s\n", "kind", "group", "stride", "bytes", "measured_us", "fitted_us", "resid");
+  for (const auto& s : d["collectives"]["samples"])
+    std::printf("    %-15s %5lld %6lld %10.0f %11.1f %11.1f %+7.1f%%\n", s["kind"].get<std::string>().c_str(),
+                static_cast<long long>(s["group_size"].get<int64_t>()), static_cast<long long>(s["stride"].get<int64_t>()),
+                s["bytes"].get<double>(), s["measured_s"].get<double>() * 1e6, s["fitted_s"].get<double>() * 1e6,
+                100 * s["residual_rel"].get<double>());
+  std::printf("wrote %s (profile) and %s (measurements, residuals)\n", o.out_path.c_str(),
+              calibration_doc_path(o.out_path).c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+
+int run_calibration(const CalibrateOptions& o) {
+  if (o.ranks < 2) throw InputError("--ranks", "", "must be >= 2 (collectives need a group), got " + std::to_string(o.ranks));
+  if (o.out_path.empty()) throw InputError("--out", "", "required: where to write the profile");
+  if (o.repeats < 1) throw InputError("--repeats", "", "must be >= 1");
+  if (o.backend != "gloo" && o.backend != "nccl")
+    throw InputError("--backend", "", "'" + o.backend + "'; allowed: gloo, nccl");
+  if (o.backend == "nccl" && !nccl_compiled())
+    throw InputError("--backend", "", "'nccl' needs a CUDA LibTorch build; this planner was built with a CPU-only LibTorch");
+  const Work w = plan_work(o);  // InputError on a bad model before any rank starts
+  (void)calibration_base_cluster(o);  // and on a bad --base
+  LaunchOptions lo;
+  lo.nproc = o.ranks;
+  lo.run_timeout_s = o.run_timeout_s;
+  lo.threads_per_rank = o.threads_per_rank;
+  lo.fault_timeout_s = 60;
+  return launch_local_ranks(lo, [&o, &w](RankContext& ctx) { return calibration_rank(o, w, ctx); });
+}
+
+}  // namespace planner::executor

@@ -1,0 +1,63 @@
+#include "executor/cli/calibrate_command.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "core/error.h"
+#include "executor/calibrate.h"
+
+namespace planner::cli {
+
+namespace {
+struct CalibrateArgs {
+  executor::CalibrateOptions o;
+  std::vector<std::string> models;
+  std::vector<int64_t> micro_batches;
+  bool quick = false;
+};
+
+void run_calibrate(CalibrateArgs& a) {
+  executor::CalibrateOptions o = a.o;
+  if (!a.models.empty()) o.models = a.models;
+  if (!a.micro_batches.empty()) o.micro_batches = a.micro_batches;
+  if (a.quick) {
+    // Tests: 3 message sizes, 3 repetitions.
+    o.message_bytes = {4096, 65536, 1048576};
+    o.repeats = 3;
+    o.min_time_s = 0.0005;
+  }
+  const int rc = executor::run_calibration(o);
+  if (rc != 0) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: calibration %s (exit %d); nothing was written to %s\n",
+                 rc == 130 ? "interrupted" : rc == 124 ? "timed out" : "failed", rc, o.out_path.c_str());
+    std::fflush(stderr);
+    std::_Exit(rc);
+  }
+}
+}  // namespace
+
+void register_calibrate(CLI::App& app) {
+  auto a = std::make_shared<CalibrateArgs>();
+  CLI::App* c = app.add_subcommand("calibrate",
+                                   "Measure this machine (GEMMs, memory bandwidth, collectives on the mesh) and fit the "
+                                   "simulator's hardware profile (docs/calibration.md)");
+  c->add_option("--ranks", a->o.ranks, "Ranks (processes) to run, as `planner train --nproc` would")->capture_default_str();
+  c->add_option("--out", a->o.out_path, "Profile to write (planner-cluster/1); measurements go to NAME.calibration.json")
+      ->required();
+  c->add_option("--model", a->models, "Models whose GEMM shapes to measure (repeatable; default llama-tiny)");
+  c->add_option("--seq-len", a->o.seq_len, "Tokens per sequence of those GEMMs")->capture_default_str();
+  c->add_option("--micro-batch", a->micro_batches, "Micro-batch sizes of those GEMMs (repeatable; default 1)");
+  c->add_option("--backend", a->o.backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();
+  c->add_option("--base", a->o.base_cluster,
+                "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
+  c->add_option("--repeats", a->o.repeats, "Timed repetitions per point (median)")->capture_default_str();
+  c->add_option("--threads-per-rank", a->o.threads_per_rank, "Intra-op threads per rank (default as planner train)");
+  c->add_option("--timeout", a->o.run_timeout_s, "Stop every rank after this many seconds")->capture_default_str();
+  c->add_flag("--quick", a->quick, "Fewer message sizes and repetitions (tests)");
+  c->add_flag("--quiet", a->o.quiet, "No progress line");
+  c->callback([a] { run_calibrate(*a); });
+}
+
+}  // namespace planner::cli

@@ -1,0 +1,315 @@
+#include "executor/cli/validate_command.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "core/error.h"
+#include "core/json_io.h"
+#include "core/units.h"
+#include "executor/calibrate.h"
+#include "planner/cli/commands.h"
+#include "simulator/simulator.h"
+#include "topology/cluster_presets.h"
+
+namespace planner::cli {
+
+namespace {
+
+struct ValidateArgs {
+  std::string model, cluster = "cpu-gloo", out = "validate.json", runs_dir, ac = "none";
+  int ranks = 4;
+  int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 6, warmup = 2;
+  double run_timeout_s = 600, max_memory_error = 0.03, max_step_time_error = 0.10, max_ranking_gap = 0.05;
+  bool force = false, allow_other_host = false, no_reshard = false;
+  int threads = 0;
+};
+
+bool file_exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Runs argv with stdout+stderr to log_path; kills it (SIGTERM, then SIGKILL) after timeout_s.
+// Returns the exit code (128 + signal when killed; 124 on our timeout).
+int run_subprocess(const std::vector<std::string>& argv, const std::string& log_path, double timeout_s) {
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv("/proc/self/exe", args.data());
+    std::fprintf(stderr, "exec /proc/self/exe failed: %s\n", std::strerror(errno));
+    std::_Exit(127);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  bool term_sent = false;
+  while (true) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      if (term_sent) return 124;
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      return 1;
+    }
+    const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!term_sent && el > timeout_s) {
+      ::kill(pid, SIGTERM);  // the launcher stops its ranks on SIGTERM
+      term_sent = true;
+    } else if (term_sent && el > timeout_s + 15) {
+      ::kill(pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string tail_of_file(const std::string& path, size_t max_chars) {
+  std::ifstream in(path);
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return s.size() > max_chars ? s.substr(s.size() - max_chars) : s;
+}
+
+std::string dir_of(const std::string& path) {
+  auto p = path.find_last_of('/');
+  return p == std::string::npos ? "." : path.substr(0, p);
+}
+
+ClusterSpec validation_cluster(const ValidateArgs& a) {
+  if (a.cluster == "cpu-gloo") return cpu_gloo_host_cluster(a.ranks);
+  ClusterSpec c = resolve_cluster(a.cluster, "--cluster");
+  if (file_exists(a.cluster)) {
+    const std::string doc_path = executor::calibration_doc_path(a.cluster);
+    const executor::HostIdentity here = executor::this_host();
+    if (!file_exists(doc_path)) {
+      std::fprintf(stderr,
+                   "warning: %s has no calibration document (%s): cannot check that it describes this machine (%s)\n",
+                   a.cluster.c_str(), doc_path.c_str(), here.hostname.c_str());
+    } else {
+      Json doc = read_json_file(doc_path);
+      JsonReader r(doc, doc_path);
+      if (r.get_string("format", "") != "planner-calibration/1")
+        throw InputError(doc_path, "format", "expected 'planner-calibration/1', got '" + r.get_string("format", "") + "'");
+      const executor::HostIdentity prof = executor::host_from_json(r.child("host"));
+      const std::string diff = executor::host_mismatch(prof, here);
+      if (!diff.empty()) {
+        const std::string msg = "the profile was calibrated on another machine: " + diff +
+                                "; predictions would be for that machine (run `planner calibrate --ranks " +
+                                std::to_string(a.ranks) + " --out PROFILE` here";
+        if (!a.allow_other_host) throw InputError(a.cluster, "host", msg + ", or pass --allow-other-host)");
+        std::fprintf(stderr, "warning: %s)\n", msg.c_str());
+      }
+    }
+  }
+  if (c.world() != a.ranks)
+    throw InputError(a.cluster, "gpus_per_node",
+                     "the profile describes " + std::to_string(c.world()) + " ranks but --ranks is " +
+                         std::to_string(a.ranks) + " (a CPU rank's share of the cores depends on the rank count: "
+                         "calibrate with --ranks " + std::to_string(a.ranks) + ")");
+  return c;
+}
+
+std::string plan_short(const Plan& p) { return "dp=" + std::to_string(p.dp) + " tp=" + std::to_string(p.tp); }
+
+void run_validate(const ValidateArgs& a) {
+  if (a.model.empty()) throw InputError("--model", "", "required");
+  if (a.ranks < 1) throw InputError("--ranks", "", "must be >= 1");
+  if (a.steps <= a.warmup)
+    throw InputError("--steps", "", "must exceed --warmup-steps (" + std::to_string(a.warmup) + "), got " + std::to_string(a.steps));
+  ModelSpec model = resolve_model(a.model, "--model");
+  validate_model(model, "--model");
+  ClusterSpec cluster = validation_cluster(a);
+  TrainingSpec training;
+  training.seq_len = a.seq_len;
+  training.precision = Precision::fp32;
+  training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
+  Simulator sim(model, training, cluster);
+  const std::string runs_dir = a.runs_dir.empty() ? dir_of(a.out) : a.runs_dir;
+  ::mkdir(runs_dir.c_str(), 0755);
+
+  Json rows = Json::array();
+  Json skipped = Json::array();
+  struct Row {
+    Plan plan;
+    double pred_mem, pred_step, meas_mem = -1, meas_step = -1;
+    bool ran = false;
+  };
+  std::vector<Row> done;
+  for (int64_t tp = 1; tp <= a.ranks; ++tp) {
+    if (a.ranks % tp != 0) continue;
+    Plan p;
+    p.tp = tp;
+    p.dp = a.ranks / tp;
+    p.micro_batch = a.micro_batch;
+    p.ac = ac_from_string(a.ac, "--ac", "");
+    p.reshard_after_forward = !a.no_reshard;
+    Candidate c = sim.evaluate(p);
+    if (!c.feasible() && !(c.limit == Limit::memory && a.force)) {
+      std::printf("%-10s skipped: %s (%s)%s\n", plan_short(p).c_str(), to_string(c.limit).c_str(), c.reason.c_str(),
+                  c.limit == Limit::memory ? "; --force runs it anyway" : "");
+      skipped.push_back({{"plan", plan_to_json(p)}, {"limit", to_string(c.limit)}, {"reason", c.reason}});
+      continue;
+    }
+    Row row{p, c.prediction.memory.peak_allocated_bytes, c.prediction.time.step_s};
+    const std::string tag = "dp" + std::to_string(p.dp) + "-tp" + std::to_string(p.tp);
+    const std::string record = runs_dir + "/validate-" + tag + ".run.json";
+    const std::string log = runs_dir + "/validate-" + tag + ".log";
+    std::remove(record.c_str());
+    std::vector<std::string> argv{"planner", "train", "--model", a.model, "--dp", std::to_string(p.dp), "--tp",
+                                  std::to_string(p.tp), "--micro-batch", std::to_string(p.micro_batch), "--seq-len",
+                                  std::to_string(training.seq_len), "--global-batch", std::to_string(training.global_batch),
+                                  "--precision", "fp32", "--ac", a.ac, "--steps", std::to_string(a.steps),
+                                  "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
+                                  "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
+    if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
+    if (a.threads > 0) {
+      argv.push_back("--threads-per-rank");
+      argv.push_back(std::to_string(a.threads));
+    }
+    std::printf("%-10s training %lld steps ... ", plan_short(p).c_str(), static_cast<long long>(a.steps));
+    std::fflush(stdout);
+    const int rc = run_subprocess(argv, log, a.run_timeout_s + 5);
+    Json jr;
+    jr["plan"] = plan_to_json(p);
+    jr["predicted"] = {{"peak_allocated_bytes", row.pred_mem}, {"step_s", row.pred_step}, {"fits", c.feasible()}};
+    if (rc != 0 || !file_exists(record)) {
+      std::printf("failed (exit %d); log: %s\n%s\n", rc, log.c_str(), tail_of_file(log, 800).c_str());
+      jr["error"] = "planner train exited " + std::to_string(rc) + " (log: " + log + ")";
+      rows.push_back(jr);
+      done.push_back(row);
+      continue;
+    }
+    Json rec = read_json_file(record);
+    JsonReader rr(rec, record);
+    if (rr.get_string("format", "") != "planner-run/1")
+      throw InputError(record, "format", "expected 'planner-run/1', got '" + rr.get_string("format", "") + "'");
+    double peak = 0;
+    for (const auto& r : rec.at("ranks")) peak = std::max(peak, r.at("peak_allocated_bytes").get<double>());
+    row.meas_mem = peak;
+    row.meas_step = rec.at("step_time_s_median").get<double>();
+    row.ran = true;
+    jr["measured"] = {{"peak_allocated_bytes", row.meas_mem}, {"step_s", row.meas_step},
+                      {"step_time_s", rec.at("step_time_s")}, {"record", record}};
+    jr["memory_error"] = (row.pred_mem - row.meas_mem) / row.meas_mem;
+    jr["step_time_error"] = (row.pred_step - row.meas_step) / row.meas_step;
+    std::printf("%.4f s/step, peak %.2f MiB\n", row.meas_step, row.meas_mem / 1048576.0);
+    rows.push_back(jr);
+    done.push_back(row);
+  }
+
+  // Ranking: predicted best (fastest predicted among those run) vs measured best.
+  const Row* pbest = nullptr;
+  const Row* mbest = nullptr;
+  for (const auto& r : done) {
+    if (!r.ran) continue;
+    if (!pbest || r.pred_step < pbest->pred_step) pbest = &r;
+    if (!mbest || r.meas_step < mbest->meas_step) mbest = &r;
+  }
+  Json doc;
+  doc["format"] = "planner-validate/1";
+  doc["model"] = a.model;
+  doc["world"] = a.ranks;
+  doc["cluster"] = a.cluster;
+  doc["training"] = training_to_json(training);
+  doc["steps"] = a.steps;
+  doc["warmup_steps"] = a.warmup;
+  doc["thresholds"] = {{"max_memory_error", a.max_memory_error}, {"max_step_time_error", a.max_step_time_error},
+                       {"max_ranking_gap", a.max_ranking_gap}};
+  doc["rows"] = rows;
+  doc["skipped"] = skipped;
+  bool pass = pbest != nullptr;
+  double gap = 0;
+  if (pbest) {
+    doc["predicted_best"] = plan_to_json(pbest->plan);
+    doc["measured_best"] = plan_to_json(mbest->plan);
+    gap = (pbest->meas_step - mbest->meas_step) / mbest->meas_step;
+    doc["ranking_gap"] = gap;  // measured step of the predicted best vs the measured best
+    if (gap > a.max_ranking_gap) pass = false;
+  }
+
+  std::printf("\nvalidate %s on %d ranks (%s), seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld)\n",
+              a.model.c_str(), a.ranks, cluster.name.c_str(), static_cast<long long>(training.seq_len),
+              static_cast<long long>(training.global_batch), static_cast<long long>(a.micro_batch),
+              static_cast<long long>(a.steps), static_cast<long long>(a.warmup));
+  std::printf("%-10s %14s %14s %8s   %11s %11s %8s\n", "split", "pred peak MiB", "meas peak MiB", "mem err", "pred step s",
+              "meas step s", "time err");
+  for (const auto& r : done) {
+    if (!r.ran) {
+      std::printf("%-10s %14.3f %14s %8s   %11.4f %11s %8s\n", plan_short(r.plan).c_str(), r.pred_mem / 1048576.0,
+                  "failed", "", r.pred_step, "failed", "");
+      pass = false;
+      continue;
+    }
+    const double me = (r.pred_mem - r.meas_mem) / r.meas_mem, te = (r.pred_step - r.meas_step) / r.meas_step;
+    const bool ok = std::fabs(me) <= a.max_memory_error && std::fabs(te) <= a.max_step_time_error;
+    if (!ok) pass = false;
+    std::printf("%-10s %14.3f %14.3f %+7.2f%%   %11.4f %11.4f %+7.1f%%%s\n", plan_short(r.plan).c_str(),
+                r.pred_mem / 1048576.0, r.meas_mem / 1048576.0, 100 * me, r.pred_step, r.meas_step, 100 * te,
+                ok ? "" : "  <- past threshold");
+  }
+  if (pbest)
+    std::printf("predicted best: %s; measured best: %s (the predicted best is %.1f%% slower than the measured best; limit %.0f%%)\n",
+                plan_short(pbest->plan).c_str(), plan_short(mbest->plan).c_str(), 100 * gap, 100 * a.max_ranking_gap);
+  doc["pass"] = pass;
+  write_file_atomic(a.out, doc.dump(2) + "\n");
+  std::printf("%s: thresholds memory %.0f%%, step time %.0f%%; wrote %s\n", pass ? "PASS" : "FAIL",
+              100 * a.max_memory_error, 100 * a.max_step_time_error, a.out.c_str());
+  std::fflush(stdout);
+  if (!pass) set_exit_code(1);
+}
+
+}  // namespace
+
+void register_validate(CLI::App& app) {
+  auto a = std::make_shared<ValidateArgs>();
+  CLI::App* c = app.add_subcommand("validate",
+                                   "Simulate every feasible (dp, tp) on this machine, train each for a few steps, and "
+                                   "compare predicted with measured peak memory and step time (docs/calibration.md)");
+  c->add_option("--model", a->model, "Model preset (llama-tiny, feedforward:DIMxHIDDEN, ...) or config.json")->required();
+  c->add_option("--ranks", a->ranks, "World size (local ranks)")->capture_default_str();
+  c->add_option("--cluster", a->cluster, "Profile from `planner calibrate` (or cpu-gloo: the uncalibrated preset)")
+      ->capture_default_str();
+  c->add_option("--seq-len", a->seq_len, "Tokens per sequence")->capture_default_str();
+  c->add_option("--global-batch", a->global_batch, "Sequences per step (default ranks x micro_batch)");
+  c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward")->capture_default_str();
+  c->add_option("--ac", a->ac, "Activation checkpointing: none or full")->check(CLI::IsMember({"none", "full"}))
+      ->capture_default_str();
+  c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
+  c->add_option("--steps", a->steps, "Training steps per split")->capture_default_str();
+  c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median")->capture_default_str();
+  c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default as planner train)");
+  c->add_option("--run-timeout", a->run_timeout_s, "Seconds before one split's training is stopped")->capture_default_str();
+  c->add_option("-o,--out", a->out, "The planner-validate/1 JSON to write")->capture_default_str();
+  c->add_option("--runs-dir", a->runs_dir, "Where run records and logs go (default: --out's folder)");
+  c->add_option("--max-memory-error", a->max_memory_error, "Fail above this |predicted - measured| / measured peak memory")
+      ->capture_default_str();
+  c->add_option("--max-step-time-error", a->max_step_time_error, "Fail above this relative step-time error")
+      ->capture_default_str();
+  c->add_option("--max-ranking-gap", a->max_ranking_gap,
+                "Fail when the predicted best split is this much slower (measured) than the measured best")
+      ->capture_default_str();
+  c->add_flag("--force", a->force, "Also run splits the simulator says will not fit in memory");
+  c->add_flag("--allow-other-host", a->allow_other_host, "Use a profile calibrated on another machine (warns)");
+  c->callback([a] { run_validate(*a); });
+}
+
+}  // namespace planner::cli

@@ -1,0 +1,320 @@
+// The fits recover known parameters from synthetic data; calibrate and validate run end to end on
+// 2 ranks; an interrupted calibration leaves the old profile untouched; a foreign profile is refused.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "core/cluster_spec.h"
+#include "core/error.h"
+#include "core/json_io.h"
+#include "executor/calibrate.h"
+#include "simulator/simulator.h"
+#include "topology/cluster_presets.h"
+
+using namespace planner;
+using namespace planner::executor;
+
+namespace {
+
+std::string temp_dir() {
+  static std::string d = [] {
+    char tmpl[] = "/tmp/planner-calibrate-test-XXXXXX";
+    return std::string(::mkdtemp(tmpl));
+  }();
+  return d;
+}
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+std::pair<int, std::string> run(const std::string& args, int timeout_s) {
+  const std::string cmd = "timeout " + std::to_string(timeout_s) + " " + PLANNER_BINARY + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (p && std::fgets(buf, sizeof(buf), p)) out += buf;
+  const int st = p ? ::pclose(p) : -1;
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+TEST(Fit, RelativeLeastSquaresIsExactOnExactData) {
+  // y = 2 + 3x at x = 1, 2, 4: 5, 8, 14.
+  LinearFit f = fit_relative_least_squares({1, 1, 1, 2, 1, 4}, {5, 8, 14}, 2);
+  EXPECT_NEAR(f.coef[0], 2.0, 1e-9);
+  EXPECT_NEAR(f.coef[1], 3.0, 1e-9);
+  EXPECT_LT(f.max_abs_rel, 1e-12);
+}
+
+TEST(Fit, NegativeCoefficientIsPinnedToZero) {
+  // y = 10x - 1 at x = 1, 2 (9, 19) with a floor: a non-negative intercept cannot be -1, so it is
+  // pinned to 0 and the slope refitted through the origin: minimise (b/9 - 1)^2 + (2b/19 - 1)^2
+  // -> b = (1/9 + 2/19) / (1/81 + 4/361) = 9.4972...
+  LinearFit f = fit_relative_least_squares({1, 1, 1, 2}, {9, 19}, 2);
+  EXPECT_EQ(f.coef[0], 0.0);
+  const double b = (1.0 / 9 + 2.0 / 19) / (1.0 / 81 + 4.0 / 361);
+  EXPECT_NEAR(f.coef[1], b, 1e-9);
+  EXPECT_NEAR(f.residual_rel[0], (b - 9) / 9, 1e-12);
+}
+
+TEST(Fit, GemmRecoversEfficiencyAndOverhead) {
+  // Peak 100 GFLOP/s, efficiency 0.5 (50 GFLOP/s), overhead 10 us.
+  // 64^3 GEMM: 2 * 262144 = 524288 FLOP -> 10.48576 us + 10 us = 20.48576 us.
+  const double peak = 100e9;
+  std::vector<GemmSample> s;
+  for (int64_t n : {64, 128, 256, 512}) {
+    const double flops = 2.0 * n * n * n;
+    s.push_back({n, n, n, 1, 10e-6 + flops / 50e9, "square"});
+  }
+  EXPECT_NEAR(s[0].seconds, 20.48576e-6, 1e-12);
+  GemmFit g = fit_gemm(s, peak);
+  EXPECT_NEAR(g.efficiency, 0.5, 1e-9);
+  EXPECT_NEAR(g.overhead_s, 10e-6, 1e-12);
+  EXPECT_LT(g.fit.rms_rel, 1e-9);
+}
+
+TEST(Fit, AlphaBetaRecoversLatencyAndBandwidthAcrossKindsAndGroups) {
+  // alpha = 50 us per ring step, B = 1 GB/s, Gloo memory bandwidth 10 GB/s.
+  // all_reduce of 1 MB on 4 ranks: 2*3*50us + 2*3/4 * 1e6 / 1e9 = 300 us + 1500 us = 1800 us.
+  // reduce_scatter of 1 MB on 2 ranks: 50 us + 0.5 ms + local sum (1e6 + 5e5) / 1e10 = 150 us -> 700 us.
+  const double alpha = 50e-6, B = 1e9, mem = 10e9;
+  std::vector<CollectiveSample> s;
+  for (auto k : {FitCollective::all_gather, FitCollective::reduce_scatter, FitCollective::all_reduce})
+    for (int64_t n : {2, 4})
+      for (double bytes : {4096.0, 65536.0, 1e6}) {
+        CollectiveSample c{k, n, 1, bytes, 0};
+        CollectiveTerms t = collective_terms(c, "gloo", mem);
+        c.seconds = t.steps * alpha + t.bus_bytes / B + t.extra_s;
+        s.push_back(c);
+      }
+  EXPECT_NEAR(s[17].seconds, 1800e-6, 1e-12);  // all_reduce, n=4, 1 MB
+  EXPECT_NEAR(s[8].seconds, 700e-6, 1e-12);    // reduce_scatter, n=2... index 6..8 is n=2
+  AlphaBetaFit f = fit_alpha_beta(s, "gloo", mem);
+  EXPECT_NEAR(f.latency_s, alpha, 1e-12);
+  EXPECT_NEAR(f.bw_Bps, B, 1e-3);
+  EXPECT_LT(f.fit.max_abs_rel, 1e-9);
+}
+
+TEST(Fit, NoGrowthWithSizeFallsBackToTheBestThroughput) {
+  // all_gather on 2 ranks: 4 KiB in 100 us, 64 KiB in 90 us (noise): no byte-proportional time.
+  // Bus bytes (n-1)/n * S = 2048 and 32768; the best throughput 32768 B / 90 us = 364.1 MB/s
+  // becomes the bandwidth.
+  std::vector<CollectiveSample> s{{FitCollective::all_gather, 2, 1, 4096, 100e-6},
+                                  {FitCollective::all_gather, 2, 1, 65536, 90e-6}};
+  AlphaBetaFit f = fit_alpha_beta(s, "gloo", 10e9);
+  EXPECT_TRUE(f.bandwidth_from_best_sample);
+  EXPECT_NEAR(f.bw_Bps, 32768 / 90e-6, 1.0);
+  EXPECT_GT(f.latency_s, 0.0);
+}
+
+TEST(Fit, MemoryRecoversBandwidth) {
+  // 4 GB/s plus 2 us per call: 12 MB -> 3 ms + 2 us.
+  std::vector<MemorySample> s;
+  for (double b : {12e3, 12e4, 12e5, 12e6}) s.push_back({b, 2e-6 + b / 4e9});
+  MemoryFit m = fit_memory(s);
+  EXPECT_NEAR(m.bw_Bps, 4e9, 1.0);
+  EXPECT_NEAR(m.overhead_s, 2e-6, 1e-12);
+}
+
+TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
+  ClusterSpec base;
+  base.name = "x";
+  base.backend = "gloo";
+  base.gpus_per_node = 2;
+  base.device.kind = "cpu";
+  base.device.peak_fp32_flops_per_s = base.device.peak_bf16_flops_per_s = 100e9;
+  base.device.memory_bytes = 1e9;
+  base.device.mem_bw_Bps = 8e9;
+  base.intra_node = {"loopback", 1e9, 1e-5, 1.0};
+  base.inter_node = {"net", 1e9, 1e-5, 1.0};
+  std::vector<GemmSample> g;
+  for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 5e-6 + 2.0 * n * n * n / 40e9, ""});
+  std::vector<GemmSample> att{{64, 64, 32, 8, 2.0 * 8 * 64 * 64 * 32 / 20e9, ""}};
+  std::vector<MemorySample> m{{12e3, 12e3 / 4e9}, {12e6, 12e6 / 4e9}};
+  std::vector<CollectiveSample> c;
+  for (double b : {4096.0, 1e6}) c.push_back({FitCollective::all_gather, 2, 1, b, 30e-6 + 0.5 * b / 2e9});
+  HostIdentity h{"hostA", "CPU A", 2, ""};
+  CalibrationResult r = fit_calibration(base, h, g, att, m, c);
+  EXPECT_NEAR(r.profile.efficiency.gemm, 0.4, 1e-9);        // 40 / 100 GFLOP/s
+  EXPECT_NEAR(r.profile.efficiency.attention, 0.2, 1e-9);   // 20 / 100
+  EXPECT_NEAR(r.profile.efficiency.memory, 0.5, 1e-9);      // 4 / 8 GB/s
+  EXPECT_NEAR(r.profile.intra_node.bw_Bps, 2e9, 1.0);
+  EXPECT_NEAR(r.profile.intra_node.latency_s, 30e-6, 1e-12);
+  // The profile is an ordinary cluster file.
+  Json j = cluster_to_json(r.profile);
+  ClusterSpec back = cluster_from_json(JsonReader(j, "profile.json"));
+  EXPECT_NEAR(back.efficiency.gemm, 0.4, 1e-9);
+  EXPECT_EQ(r.document["host"]["hostname"], "hostA");
+  EXPECT_EQ(r.document["gemm"]["samples"].size(), 2u);
+}
+
+TEST(Host, MismatchNamesTheField) {
+  HostIdentity a{"hostA", "CPU A", 2, ""}, b{"hostB", "CPU A", 2, ""};
+  EXPECT_EQ(host_mismatch(a, a), "");
+  EXPECT_NE(host_mismatch(a, b).find("hostname 'hostA' (profile) vs 'hostB'"), std::string::npos);
+  EXPECT_EQ(calibration_doc_path("/x/p.json"), "/x/p.calibration.json");
+}
+
+TEST(Shapes, FeedForwardGemmsAtTp2) {
+  // feedforward:64x128 at tp=2, 8 tokens: w1, w3 colwise (64 x 64 local), w2 rowwise (64 x 64):
+  // 3 Linear layers x (fwd, wgrad, dgrad).
+  ModelSpec m = resolve_model("feedforward:64x128");
+  auto s = model_gemm_shapes(m, 2, 8);
+  ASSERT_EQ(s.size(), 9u);
+  EXPECT_EQ(s[0].m, 8);   // fwd: tokens x out x in
+  EXPECT_EQ(s[0].n, 64);
+  EXPECT_EQ(s[0].k, 64);
+  EXPECT_EQ(s[1].k, 8);   // wgrad: out x in, tokens deep
+}
+
+// The CPU executor's peak (docs/cost-model.md, "Memory of the CPU executor"), dp = 1:
+// feedforward:64x128 at tp 2: w1, w3, w2 are 64 x 64 each on a rank, B = 3 * 4096 * 4 = 49152 B
+// (params P = grads G = B), AdamW 2B = 98304 B. seq_len 8, global_batch 2 -> 2 micro-batches, so
+// G is alive. Peak at the weight-grad scatter: 3B (old + new + sum) + B/3 (w1's grad waiting) +
+// the batch x and target (2 * 8 * 64 * 4 = 4096 B):
+// 49152 + 98304 + 49152 + 147456 + 16384 + 4096 = 364544 B.
+TEST(ComposedMemory, FeedForwardDp1PeakIsTheGradScatter) {
+  ClusterSpec c = cpu_gloo_cluster(2, 2, 2.0, 32, 16e9, 20e9);
+  TrainingSpec t;
+  t.seq_len = 8;
+  t.global_batch = 2;
+  t.precision = Precision::fp32;
+  Simulator sim(resolve_model("feedforward:64x128"), t, c);
+  Plan p;
+  p.dp = 1;
+  p.tp = 2;
+  Candidate cand = sim.evaluate(p);
+  ASSERT_TRUE(cand.feasible()) << cand.reason;
+  EXPECT_DOUBLE_EQ(cand.prediction.memory.peak_allocated_bytes, 364544.0);
+  EXPECT_DOUBLE_EQ(cand.prediction.memory.gathered_params_bytes, 0.0);  // dp = 1 gathers nothing
+}
+
+// One real calibration on 2 ranks (a tiny model, --quick), reused by the tests below.
+class Calibrated : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    profile_ = temp_dir() + "/profile.json";
+    auto [rc, out] = run("calibrate --ranks 2 --model feedforward:64x128 --seq-len 8 --quick --quiet --out " + profile_, 240);
+    rc_ = rc;
+    out_ = out;
+  }
+  static std::string profile_, out_;
+  static int rc_;
+};
+std::string Calibrated::profile_, Calibrated::out_;
+int Calibrated::rc_ = -1;
+
+TEST_F(Calibrated, WritesAReadableProfileAndResiduals) {
+  ASSERT_EQ(rc_, 0) << out_;
+  ClusterSpec c = read_cluster_file(profile_);
+  EXPECT_EQ(c.backend, "gloo");
+  EXPECT_EQ(c.gpus_per_node, 2);
+  EXPECT_GT(c.efficiency.gemm, 0.0);
+  EXPECT_LE(c.efficiency.gemm, 1.0);
+  EXPECT_GT(c.intra_node.bw_Bps, 0.0);
+  Json doc = read_json_file(calibration_doc_path(profile_));
+  EXPECT_EQ(doc["format"], "planner-calibration/1");
+  EXPECT_EQ(doc["host"]["hostname"], this_host().hostname);
+  // 3 kinds x 3 sizes on the one group of 2.
+  EXPECT_EQ(doc["collectives"]["samples"].size(), 9u);
+  EXPECT_TRUE(doc["collectives"]["samples"][0].contains("residual_rel"));
+  EXPECT_NE(out_.find("residuals"), std::string::npos) << out_;
+}
+
+TEST_F(Calibrated, ValidateRunsEveryFeasibleSplitEndToEnd) {
+  ASSERT_EQ(rc_, 0) << out_;
+  const std::string out = temp_dir() + "/validate.json";
+  // Thresholds of 1000% so the test checks the plumbing, not this (shared) machine's noise.
+  auto [rc, text] = run("validate --model feedforward:64x128 --ranks 2 --seq-len 8 --steps 3 --warmup-steps 1 --cluster " +
+                            profile_ + " --out " + out + " --max-memory-error 10 --max-step-time-error 10 --max-ranking-gap 10",
+                        240);
+  ASSERT_EQ(rc, 0) << text;
+  Json j = read_json_file(out);
+  EXPECT_EQ(j["format"], "planner-validate/1");
+  EXPECT_EQ(j["world"], 2);
+  ASSERT_EQ(j["rows"].size(), 2u);  // (dp, tp) = (2, 1), (1, 2)
+  for (const auto& r : j["rows"]) {
+    EXPECT_GT(r["measured"]["peak_allocated_bytes"].get<double>(), 0) << r.dump();
+    EXPECT_GT(r["predicted"]["step_s"].get<double>(), 0);
+    EXPECT_TRUE(r.contains("memory_error"));
+  }
+  EXPECT_TRUE(j.contains("predicted_best"));
+  EXPECT_TRUE(j.contains("measured_best"));
+}
+
+TEST_F(Calibrated, ProfileFromAnotherMachineIsRefused) {
+  ASSERT_EQ(rc_, 0) << out_;
+  const std::string dir = temp_dir() + "/foreign";
+  ::mkdir(dir.c_str(), 0755);
+  std::ofstream(dir + "/p.json") << slurp(profile_);
+  Json doc = read_json_file(calibration_doc_path(profile_));
+  doc["host"]["hostname"] = "some-other-host";
+  std::ofstream(dir + "/p.calibration.json") << doc.dump();
+  auto [rc, text] = run("validate --model feedforward:64x128 --ranks 2 --seq-len 8 --cluster " + dir + "/p.json --out " +
+                            dir + "/v.json", 60);
+  EXPECT_EQ(rc, 2) << text;
+  EXPECT_NE(text.find("calibrated on another machine"), std::string::npos) << text;
+  EXPECT_NE(text.find("some-other-host"), std::string::npos) << text;
+  EXPECT_FALSE(exists(dir + "/v.json"));
+  // A profile for 2 ranks used with 4 ranks is refused too.
+  auto [rc2, text2] = run("validate --model feedforward:64x128 --ranks 4 --cluster " + profile_ + " --out " + dir + "/v.json", 60);
+  EXPECT_EQ(rc2, 2) << text2;
+  EXPECT_NE(text2.find("describes 2 ranks but --ranks is 4"), std::string::npos) << text2;
+}
+
+TEST(Interrupted, CalibrationLeavesTheOldProfileUntouched) {
+  const std::string profile = temp_dir() + "/interrupted.json";
+  std::ofstream(profile) << "{\"old\": true}\n";
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(fds[1], 2);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::execl(PLANNER_BINARY, PLANNER_BINARY, "calibrate", "--ranks", "2", "--repeats", "40", "--out", profile.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  // Interrupt once the progress line reaches the collectives: the GEMMs are measured, nothing is
+  // written yet.
+  std::string seen;
+  char buf[512];
+  const auto t0 = std::chrono::steady_clock::now();
+  bool interrupted = false;
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) {
+    seen.append(buf, static_cast<size_t>(n));
+    if (!interrupted && seen.find("calibrate: collective 2/") != std::string::npos) {
+      ::kill(pid, SIGINT);
+      interrupted = true;
+    }
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::seconds(120)) ::kill(pid, SIGKILL);
+  }
+  ::close(fds[0]);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  ASSERT_TRUE(interrupted) << seen;
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0) << seen;
+  EXPECT_NE(seen.find("nothing was written to " + profile), std::string::npos) << seen;
+  EXPECT_EQ(slurp(profile), "{\"old\": true}\n");
+  EXPECT_FALSE(exists(calibration_doc_path(profile)));
+}
