@@ -67,6 +67,51 @@ at::Tensor reduce_from_tp(const at::Tensor& x, Comm* tp) {
   return ReduceFromTp::apply(x, reinterpret_cast<int64_t>(tp));
 }
 
+// ---------------------------------------------------------------- sequence-parallel autograd ops
+// Tensors are (B, S, ...); the sequence (dim 1) is split into tp equal chunks, TP rank r holding
+// chunk r. The collectives run on flat (S, B, ...) buffers so each rank's chunk is contiguous.
+
+at::Tensor seq_all_gather_raw(const at::Tensor& x, Comm* tp) {
+  at::Tensor in = x.transpose(0, 1).contiguous();  // (S/tp, B, ...)
+  auto sizes = in.sizes().vec();
+  sizes[0] *= tp->size();
+  at::Tensor out = at::empty({in.numel() * tp->size()}, in.options());
+  tp->all_gather(in.view({-1}), out);
+  return out.view(sizes).transpose(0, 1).contiguous();
+}
+
+at::Tensor seq_reduce_scatter_raw(const at::Tensor& x, Comm* tp) {
+  at::Tensor in = x.transpose(0, 1).contiguous();  // (S, B, ...)
+  auto sizes = in.sizes().vec();
+  PLANNER_CHECK(sizes[0] % tp->size() == 0, "sequence " << sizes[0] << " not divisible by tp " << tp->size());
+  sizes[0] /= tp->size();
+  at::Tensor out = at::empty({in.numel() / tp->size()}, in.options());
+  tp->reduce_scatter(in.view({-1}), out, ReduceKind::sum);
+  return out.view(sizes).transpose(0, 1).contiguous();
+}
+
+// All-gather along the sequence forward; reduce-scatter (sum) of the gradient backward.
+struct GatherSeq : public torch::autograd::Function<GatherSeq> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, int64_t comm) {
+    ctx->saved_data["comm"] = comm;
+    return seq_all_gather_raw(x, reinterpret_cast<Comm*>(comm));
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    return {seq_reduce_scatter_raw(g[0], comm_from(ctx, "comm")), at::Tensor()};
+  }
+};
+
+// Reduce-scatter (sum) along the sequence forward; all-gather of the gradient backward.
+struct ScatterSeq : public torch::autograd::Function<ScatterSeq> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, int64_t comm) {
+    ctx->saved_data["comm"] = comm;
+    return seq_reduce_scatter_raw(x, reinterpret_cast<Comm*>(comm));
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    return {seq_all_gather_raw(g[0], comm_from(ctx, "comm")), at::Tensor()};
+  }
+};
+
 // Cross-entropy over vocab-sharded logits (loss parallel): max, sum-exp and the target logit are
 // all-reduced over the TP group; full logits are never gathered. Mean over the N rows.
 struct VocabParallelCrossEntropy : public torch::autograd::Function<VocabParallelCrossEntropy> {
@@ -168,6 +213,89 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
 }
 
 at::Tensor mm_t(const at::Tensor& x, const at::Tensor& w) { return at::matmul(x, w.t()); }
+
+// ---------------------------------------------------------------- selective activation checkpointing
+
+// rms_norm(x, w) -> [TP: f operator, or under SP an all-gather along the sequence] -> y_i = xn W_i^T.
+// Saves the norm input x, the norm weight and the W_i, not the norm output: backward recomputes
+// the norm (and under SP its all-gather, whose backward is the reduce-scatter), then forms the
+// linears' gradients from the recomputed output. tp_comm: the TP Comm; sp: 1 under SP.
+struct NormLinears : public torch::autograd::Function<NormLinears> {
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, at::TensorList ws,
+                               double eps, int64_t tp_comm, int64_t sp) {
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["comm"] = tp_comm;
+    ctx->saved_data["sp"] = sp;
+    variable_list save{x, w};
+    for (auto& W : ws) save.push_back(W);
+    ctx->save_for_backward(save);
+    at::Tensor xn = rms_norm(x, w, eps);
+    if (sp) xn = seq_all_gather_raw(xn, reinterpret_cast<Comm*>(tp_comm));
+    variable_list out;
+    for (auto& W : ws) out.push_back(mm_t(xn, W));
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    auto s = ctx->get_saved_variables();
+    const double eps = ctx->saved_data["eps"].toDouble();
+    const int64_t comm = ctx->saved_data["comm"].toInt();
+    const bool sp = ctx->saved_data["sp"].toInt() != 0;
+    at::Tensor x = s[0].detach().requires_grad_(true), w = s[1].detach().requires_grad_(true);
+    at::Tensor xn;
+    {
+      at::AutoGradMode enable(true);
+      xn = rms_norm(x, w, eps);
+      Comm* tp = reinterpret_cast<Comm*>(comm);
+      if (sp)
+        xn = GatherSeq::apply(xn, comm);
+      else if (tp->size() > 1)
+        xn = CopyToTp::apply(xn, comm);
+    }
+    const int64_t in = xn.size(-1);
+    at::Tensor xn2 = xn.detach().reshape({-1, in});
+    at::Tensor dxn = at::zeros_like(xn2);
+    variable_list dws;
+    for (size_t i = 2; i < s.size(); ++i) {
+      const at::Tensor& W = s[i];
+      const at::Tensor& gi = g[i - 2];
+      if (!gi.defined()) {
+        dws.push_back(at::zeros_like(W));
+        continue;
+      }
+      at::Tensor g2 = gi.reshape({-1, W.size(0)});
+      dws.push_back(g2.t().mm(xn2));
+      dxn.addmm_(g2, W);
+    }
+    auto gx = torch::autograd::grad({xn}, {x, w}, {dxn.view(xn.sizes())}, false, false, true);
+    variable_list out{gx[0], gx[1]};
+    for (auto& d : dws) out.push_back(d);
+    out.push_back(at::Tensor());
+    out.push_back(at::Tensor());
+    out.push_back(at::Tensor());
+    return out;
+  }
+};
+
+// y = (silu(a) * b) W2^T, saving a, b (the w1 and w3 outputs) and W2: the silu and the product
+// (w2's input) are recomputed in backward.
+struct SwiGluW2 : public torch::autograd::Function<SwiGluW2> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& a, const at::Tensor& b, const at::Tensor& w2) {
+    ctx->save_for_backward({a, b, w2});
+    return mm_t(at::silu(a) * b, w2);
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list g) {
+    auto s = ctx->get_saved_variables();
+    const at::Tensor &a = s[0], &b = s[1], &w2 = s[2];
+    at::Tensor act = at::silu(a);
+    at::Tensor h = act * b;
+    at::Tensor g2 = g[0].reshape({-1, w2.size(0)});
+    at::Tensor dw2 = g2.t().mm(h.reshape({-1, h.size(-1)}));
+    at::Tensor dh = g2.mm(w2).view(h.sizes());
+    at::Tensor db = dh * act;
+    at::Tensor da = at::silu_backward(dh * b, a);
+    return {da, db, dw2};
+  }
+};
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
   // x: (B, S, H, hd); adjacent pairs (2i, 2i+1) rotate together (torchtitan's complex view).
@@ -380,23 +508,47 @@ void ShardedModel::reshard_all() {
   }
 }
 
-at::Tensor ShardedModel::ff_forward(const at::Tensor& x, const std::vector<at::Tensor>& p) {
-  // p: w1, w2, w3 (plan: w1, w3 colwise; w2 rowwise)
+std::vector<at::Tensor> ShardedModel::norm_linears(const at::Tensor& x, const at::Tensor& norm_w,
+                                                   const std::vector<at::Tensor>& ws) {
   Comm* tp = comms_->tp.get();
-  at::Tensor xf = copy_to_tp(x, tp);
-  at::Tensor h = at::silu(mm_t(xf, p[0])) * mm_t(xf, p[2]);
-  return reduce_from_tp(mm_t(h, p[1]), tp);
+  // Under SP each TP rank sees only its tokens, so the (replicated) norm weight's gradient is
+  // partial: the f operator on the weight all-reduces it over the TP group in backward.
+  at::Tensor w = sp() ? copy_to_tp(norm_w, tp) : norm_w;
+  if (opts_.ac == ActivationCheckpointing::selective)
+    return NormLinears::apply(x, w, at::TensorList(ws), model_.norm_eps, reinterpret_cast<int64_t>(tp),
+                              sp() ? 1 : 0);
+  at::Tensor xn = rms_norm(x, w, model_.norm_eps);
+  xn = sp() ? GatherSeq::apply(xn, reinterpret_cast<int64_t>(tp)) : copy_to_tp(xn, tp);
+  std::vector<at::Tensor> out;
+  for (const auto& W : ws) out.push_back(mm_t(xn, W));
+  return out;
+}
+
+at::Tensor ShardedModel::swiglu_w2(const at::Tensor& a, const at::Tensor& b, const at::Tensor& w2) {
+  if (opts_.ac == ActivationCheckpointing::selective) return SwiGluW2::apply(a, b, w2);
+  return mm_t(at::silu(a) * b, w2);
+}
+
+at::Tensor ShardedModel::tp_reduce_out(const at::Tensor& y) {
+  Comm* tp = comms_->tp.get();
+  return sp() ? ScatterSeq::apply(y, reinterpret_cast<int64_t>(tp)) : reduce_from_tp(y, tp);
+}
+
+at::Tensor ShardedModel::ff_forward(const at::Tensor& x, const std::vector<at::Tensor>& p) {
+  // p: w1, w2, w3 (plan: w1, w3 colwise; w2 rowwise). Under SP x holds this rank's S/tp rows.
+  Comm* tp = comms_->tp.get();
+  at::Tensor xf = sp() ? GatherSeq::apply(x, reinterpret_cast<int64_t>(tp)) : copy_to_tp(x, tp);
+  return tp_reduce_out(swiglu_w2(mm_t(xf, p[0]), mm_t(xf, p[2]), p[1]));
 }
 
 at::Tensor ShardedModel::block_forward(const at::Tensor& x, const std::vector<at::Tensor>& p) {
-  // p: attention_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3
-  Comm* tp = comms_->tp.get();
-  const int64_t B = x.size(0), S = x.size(1), hd = model_.head_dim;
+  // p: attention_norm, wq, wk, wv, wo, ffn_norm, w1, w2, w3. Under SP x is (B, S/tp, dim).
+  const int64_t B = x.size(0), S = sp() ? x.size(1) * tp_ : x.size(1), hd = model_.head_dim;
   const int64_t hl = model_.n_heads / tp_, kvl = model_.n_kv_heads / tp_;
-  at::Tensor xn = copy_to_tp(rms_norm(x, p[0], model_.norm_eps), tp);
-  at::Tensor q = mm_t(xn, p[1]).view({B, S, hl, hd});
-  at::Tensor k = mm_t(xn, p[2]).view({B, S, kvl, hd});
-  at::Tensor v = mm_t(xn, p[3]).view({B, S, kvl, hd});
+  auto qkv = norm_linears(x, p[0], {p[1], p[2], p[3]});
+  at::Tensor q = qkv[0].view({B, S, hl, hd});
+  at::Tensor k = qkv[1].view({B, S, kvl, hd});
+  at::Tensor v = qkv[2].view({B, S, kvl, hd});
   at::Tensor cos = rope_cos_.narrow(0, 0, S), sin = rope_sin_.narrow(0, 0, S);
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
@@ -411,30 +563,41 @@ at::Tensor ShardedModel::block_forward(const at::Tensor& x, const std::vector<at
   at::Tensor mask = at::ones({S, S}, at::kBool).triu(1);
   scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
   at::Tensor attn = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({B, S, hl * hd});
-  at::Tensor h = x + reduce_from_tp(mm_t(attn, p[4]), tp);
-  at::Tensor hn = copy_to_tp(rms_norm(h, p[5], model_.norm_eps), tp);
-  at::Tensor ff = at::silu(mm_t(hn, p[6])) * mm_t(hn, p[8]);
-  return h + reduce_from_tp(mm_t(ff, p[7]), tp);
+  at::Tensor h = x + tp_reduce_out(mm_t(attn, p[4]));
+  auto ab = norm_linears(h, p[5], {p[6], p[8]});
+  return h + tp_reduce_out(swiglu_w2(ab[0], ab[1], p[7]));
 }
 
 at::Tensor ShardedModel::forward_loss(const Batch& batch) {
   Comm* tp = comms_->tp.get();
   if (model_.kind == ModelKind::feedforward) {
     auto p = unit_params(0);
+    // Under SP every TP rank holds rows [r * S/tp, (r+1) * S/tp) of each sequence.
+    at::Tensor input = batch.input, target = batch.target;
+    if (sp()) {
+      const int64_t s_local = input.size(1) / tp_;
+      input = input.narrow(1, mesh_.tp_index() * s_local, s_local);
+      target = target.narrow(1, mesh_.tp_index() * s_local, s_local);
+    }
     at::Tensor y;
     keep_fns_.clear();
     if (opts_.ac == ActivationCheckpointing::full) {
       keep_fns_.push_back(std::make_unique<BlockFn>(
           [this](const at::Tensor& x, const std::vector<at::Tensor>& ps) { return ff_forward(x, ps); }));
-      y = CheckpointBlock::apply(batch.input, at::TensorList(p), reinterpret_cast<int64_t>(keep_fns_.back().get()))[0];
+      y = CheckpointBlock::apply(input, at::TensorList(p), reinterpret_cast<int64_t>(keep_fns_.back().get()))[0];
     } else {
-      y = ff_forward(batch.input, p);
+      y = ff_forward(input, p);
     }
     if (opts_.reshard_after_forward) free_unsharded(units_[0]);
     // Re-gather before this unit's backward.
     if (dp_ > 1 && opts_.reshard_after_forward && y.requires_grad())
       y.register_hook([this](const at::Tensor&) { gather(units_[0]); });
-    return (y - batch.target).pow(2).mean();
+    if (sp()) {
+      // Sum of this rank's squared errors, all-reduced (identity backward) over the TP group,
+      // divided by the full micro-batch's element count: the same mean on every TP rank.
+      return reduce_from_tp((y - target).pow(2).sum(), tp) / static_cast<double>(batch.target.numel());
+    }
+    return (y - target).pow(2).mean();
   }
   // Llama.
   const int64_t S = batch.input.size(1);
@@ -453,7 +616,8 @@ at::Tensor ShardedModel::forward_loss(const Batch& batch) {
   at::Tensor local = batch.input - vocab_start;
   at::Tensor outside = local.lt(0).logical_or(local.ge(emb.local.rows));
   at::Tensor h = at::embedding(root[0], local.masked_fill(outside, 0)).masked_fill(outside.unsqueeze(-1), 0.0);
-  h = reduce_from_tp(h, tp);
+  // Partial sums over the vocab shards: all-reduce, or under SP reduce-scatter into sequence shards.
+  h = tp_reduce_out(h);
   keep_fns_.clear();
   for (int i = 1; i <= n_blocks; ++i) {
     auto p = unit_params(i);
@@ -475,9 +639,9 @@ at::Tensor ShardedModel::forward_loss(const Batch& batch) {
     }
     h = out;
   }
-  at::Tensor hn = copy_to_tp(rms_norm(h, root[1], model_.norm_eps), tp);
   at::Tensor w_out = model_.tie_word_embeddings ? root[0] : root[2];
-  at::Tensor logits = mm_t(hn, w_out);  // (B, S, V/tp)
+  // Final norm (under SP all-gathered along the sequence), then the vocab-parallel output head.
+  at::Tensor logits = norm_linears(h, root[1], {w_out})[0];  // (B, S, V/tp)
   const int64_t v_local = logits.size(-1);
   return VocabParallelCrossEntropy::apply(logits.reshape({-1, v_local}), batch.target.reshape({-1}),
                                           reinterpret_cast<int64_t>(tp), vocab_start);

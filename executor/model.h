@@ -60,6 +60,8 @@ struct ExecOptions {
   ActivationCheckpointing ac = ActivationCheckpointing::none;
   GradSync grad_sync = GradSync::every_micro_batch;
   bool prefetch = true;
+  // Megatron-style sequence parallel (tp > 1): residual stream and norms on seq_len/tp tokens.
+  bool sequence_parallel = false;
 };
 
 // One micro-batch: feedforward: x, target (B, S, dim); llama: tokens, targets (B, S) int64.
@@ -99,6 +101,15 @@ class ShardedModel {
   std::vector<at::Tensor> unit_params(int index);
   at::Tensor block_forward(const at::Tensor& x, const std::vector<at::Tensor>& p);
   at::Tensor ff_forward(const at::Tensor& x, const std::vector<at::Tensor>& p);
+  // norm -> (SP: all-gather along the sequence) -> the column-parallel linears `ws`. Under
+  // selective checkpointing the norm output (and its all-gather) is recomputed in backward.
+  std::vector<at::Tensor> norm_linears(const at::Tensor& x, const at::Tensor& norm_w, const std::vector<at::Tensor>& ws);
+  // silu(a) * b -> w2 (row-parallel, before its all-reduce / reduce-scatter); under selective
+  // checkpointing the silu and the product are recomputed in backward.
+  at::Tensor swiglu_w2(const at::Tensor& a, const at::Tensor& b, const at::Tensor& w2);
+  // Row-parallel output: all-reduce over TP, or under SP a reduce-scatter along the sequence.
+  at::Tensor tp_reduce_out(const at::Tensor& y);
+  bool sp() const { return opts_.sequence_parallel && tp_ > 1; }
 
   ModelSpec model_;
   int64_t dp_, tp_;

@@ -89,10 +89,11 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
                      std::to_string(c.training.global_batch) + " is not a multiple of dp (" + std::to_string(p.dp) +
                          ") x micro_batch (" + std::to_string(p.micro_batch) + ") = " +
                          std::to_string(p.dp * p.micro_batch) + ": gradient accumulation must be a whole number");
-  if (p.ac == ActivationCheckpointing::selective)
-    throw InputError(where, "ac", "'selective' is not implemented by the executor yet; allowed: none, full");
-  if (p.sequence_parallel)
-    throw InputError(where, "sequence_parallel", "sequence parallel is not implemented by the executor yet; use --sp off");
+  if (p.sequence_parallel && p.tp > 1 && c.training.seq_len % p.tp != 0)
+    throw InputError(where, "sequence_parallel",
+                     "seq_len (" + std::to_string(c.training.seq_len) + ") must be a multiple of tp (" +
+                         std::to_string(p.tp) + ") under sequence parallel (each TP rank holds seq_len/tp tokens); "
+                         "change --seq-len or use --sp off");
   if (c.steps < 1) throw InputError(where, "steps", "must be >= 1, got " + std::to_string(c.steps));
   if (c.warmup_steps < 0 || c.warmup_steps >= c.steps)
     throw InputError(where, "warmup_steps", "must be in [0, steps), got " + std::to_string(c.warmup_steps) +
@@ -188,6 +189,7 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
   eo.ac = p.ac;
   eo.grad_sync = p.grad_sync;
   eo.prefetch = c.prefetch;
+  eo.sequence_parallel = p.sequence_parallel;
   ShardedModel m(c.model, p.dp, p.tp, mesh, &comms, eo, c.seed);
   RankResult res;
   if (!c.resume_dir.empty()) res.first_step = load_checkpoint(c, mesh, m);
@@ -262,6 +264,18 @@ Json run_record_json(const TrainConfig& c, const std::vector<Json>& ranks, const
                   {"device", c.backend == "nccl" ? "cuda" : "cpu"},
                   {"launcher", ctx.launcher},
                   {"world", ctx.world}};
+  // What the executor ran (the plan above is what was asked): SP only has an effect at tp > 1.
+  const bool sp_ran = c.plan.sequence_parallel && c.plan.tp > 1;
+  std::string fwd = "none", bwd = "none";
+  if (c.plan.tp > 1) {
+    fwd = sp_ran ? "2 all_gather + 2 reduce_scatter (sequence dim)" : "2 all_reduce";
+    bwd = sp_ran ? "2 reduce_scatter + 2 all_gather (sequence dim)" : "2 all_reduce";
+    if (c.plan.ac == ActivationCheckpointing::full) bwd += " + the forward's again (block recomputed)";
+    if (c.plan.ac == ActivationCheckpointing::selective && sp_ran) bwd += " + 2 all_gather (norm outputs re-gathered)";
+  }
+  j["executed"] = {{"sequence_parallel", sp_ran},
+                   {"activation_checkpointing", to_string(c.plan.ac)},
+                   {"tp_collectives_per_block", {{"forward", fwd}, {"backward", bwd}}}};
   j["steps"] = c.steps;
   j["warmup_steps"] = c.warmup_steps;
   std::vector<double> step_max(c.steps, 0.0);

@@ -110,7 +110,9 @@ void run_train(const TrainArgs& a, CLI::App* cmd) {
                                                                  " --tp " + std::to_string(p.tp) + " --micro-batch " +
                                                                  std::to_string(p.micro_batch) + " --seq-len " +
                                                                  std::to_string(c.training.seq_len) + " --global-batch " +
-                                                                 std::to_string(c.training.global_batch);
+                                                                 std::to_string(c.training.global_batch) +
+                                                                 (p.ac != ActivationCheckpointing::none ? " --ac " + to_string(p.ac) : "") +
+                                                                 (p.sequence_parallel ? " --sp on" : "");
     std::printf("# torchrun, on each of the %lld nodes (MASTER_ADDR = the first node):\n", static_cast<long long>(a.nnodes));
     std::printf("torchrun --nnodes=%lld --nproc-per-node=%lld --rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:29500 "
                 "--no-python planner train %s\n", static_cast<long long>(a.nnodes), static_cast<long long>(per_node), args.c_str());
@@ -148,8 +150,8 @@ void register_train(CLI::App& app) {
   c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)");
   c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)");
   c->add_option("--precision", a->precision, "fp32 (Gloo), bf16_mixed or bf16 (NCCL)");
-  c->add_option("--ac", a->ac, "Activation checkpointing: none or full");
-  c->add_option("--sp", a->sp, "Sequence parallel (on/off; not implemented yet)");
+  c->add_option("--ac", a->ac, "Activation checkpointing: none, selective (recompute norms, SiLU, SiLU*w3) or full (recompute each block)");
+  c->add_option("--sp", a->sp, "Sequence parallel (on/off; tp > 1): norms and residual stream on seq_len/tp tokens, all-gather/reduce-scatter in place of all-reduces");
   c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
   c->add_option("--grad-sync", a->grad_sync, "Reduce-scatter gradients every micro-batch or only the last")
       ->check(CLI::IsMember({"every", "last"}));

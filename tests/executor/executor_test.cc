@@ -323,6 +323,29 @@ void equivalence_suite(const std::string& model) {
   keep.plan.reshard_after_forward = false;
   keep.prefetch = false;
   expect_equivalent(ref, run_split(keep), model + " dp=2 tp=1 reshard_after_forward=off prefetch=off");
+  // Sequence parallel (seq_len 4 or 16, split 2 ways along the sequence) and selective checkpointing.
+  TrainConfig sp12 = small_config(model, 1, 2, 4);
+  sp12.plan.sequence_parallel = true;
+  expect_equivalent(ref, run_split(sp12), model + " dp=1 tp=2 sp");
+  TrainConfig sp22plain = small_config(model, 2, 2, 2);
+  sp22plain.plan.sequence_parallel = true;
+  expect_equivalent(ref, run_split(sp22plain), model + " dp=2 tp=2 sp");
+  TrainConfig sel11 = small_config(model, 1, 1, 2);
+  sel11.plan.ac = ActivationCheckpointing::selective;
+  expect_equivalent(ref, run_split(sel11), model + " dp=1 tp=1 ac=selective");
+  TrainConfig sel22 = small_config(model, 2, 2, 2);
+  sel22.plan.ac = ActivationCheckpointing::selective;
+  expect_equivalent(ref, run_split(sel22), model + " dp=2 tp=2 ac=selective");
+  // Both together: selective recomputes the norm outputs and re-all-gathers them along the sequence.
+  TrainConfig sp22 = small_config(model, 2, 2, 2);
+  sp22.plan.sequence_parallel = true;
+  sp22.plan.ac = ActivationCheckpointing::selective;
+  expect_equivalent(ref, run_split(sp22), model + " dp=2 tp=2 sp ac=selective");
+  // Full checkpointing re-runs the block's sequence-parallel collectives in backward.
+  TrainConfig spfull = small_config(model, 2, 2, 2);
+  spfull.plan.sequence_parallel = true;
+  spfull.plan.ac = ActivationCheckpointing::full;
+  expect_equivalent(ref, run_split(spfull), model + " dp=2 tp=2 sp ac=full");
 }
 
 }  // namespace
@@ -606,6 +629,37 @@ TEST(TrainCommand, WritesARunRecord) {
   EXPECT_EQ(j["ranks"][0]["collectives"]["reduce_scatter"]["bytes"], 393216);
 }
 
+TEST(TrainCommand, SequenceParallelRecordsWhatRanAndItsCollectives) {
+  const std::string rec = temp_path("run_sp.json");
+  const std::string cmd = std::string("timeout 120 ") + PLANNER_BINARY +
+                          " train --model feedforward:64x128 --nproc 2 --dp 1 --tp 2 --sp on --ac selective "
+                          "--micro-batch 2 --seq-len 8 --global-batch 2 --steps 3 --quiet --record " + rec + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  char buf[4096];
+  std::string out;
+  while (std::fgets(buf, sizeof(buf), p)) out += buf;
+  int status = ::pclose(p);
+  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  Json j = read_json_file(rec);
+  EXPECT_EQ(j["executed"]["sequence_parallel"], true);
+  EXPECT_EQ(j["executed"]["activation_checkpointing"], "selective");
+  EXPECT_EQ(j["plan"]["plan"]["sequence_parallel"], true);
+  // One measured step (3 - 2 warm-up), one micro-batch of 2 x 8 tokens x 64 fp32 = 4096 B when
+  // gathered; each TP rank holds 4 of the 8 tokens. Forward: all-gather x before w1/w3, reduce-
+  // scatter after w2; backward: the reduce-scatter's backward all-gathers the gradient; x is data
+  // (no gradient), so its all-gather has no backward reduce-scatter. all_gather 2 calls x 4096 B
+  // (gathered output), reduce_scatter 1 x 4096 B (unreduced input); the loss's sum is one
+  // all-reduce of one fp32 (4 B). No all-reduce of activations: SP replaces them.
+  const Json& c = j["ranks"][0]["collectives"];
+  EXPECT_EQ(c["all_gather"]["calls"], 2);
+  EXPECT_EQ(c["all_gather"]["bytes"], 8192);
+  EXPECT_EQ(c["reduce_scatter"]["calls"], 1);
+  EXPECT_EQ(c["reduce_scatter"]["bytes"], 4096);
+  EXPECT_EQ(c["all_reduce"]["calls"], 1);
+  EXPECT_EQ(c["all_reduce"]["bytes"], 4);
+}
+
 TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
   auto run = [](const std::string& args) {
     std::string cmd = std::string("timeout 60 ") + PLANNER_BINARY + " train " + args + " 2>&1";
@@ -625,6 +679,9 @@ TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
   auto [rc3, out3] = run("--model llama-tiny --dp 3 --tp 1 --nproc 4 --steps 1");
   EXPECT_EQ(rc3, 2);
   EXPECT_NE(out3.find("world size is 4"), std::string::npos) << out3;
+  auto [rc5, out5] = run("--model llama-tiny --dp 1 --tp 2 --sp on --seq-len 15 --steps 1");
+  EXPECT_EQ(rc5, 2);
+  EXPECT_NE(out5.find("seq_len (15) must be a multiple of tp (2)"), std::string::npos) << out5;
   auto [rc4, out4] = run("--model llama-tiny --dp 2 --tp 2 --print-launch-lines --nnodes 2");
   EXPECT_EQ(rc4, 0) << out4;
   EXPECT_NE(out4.find("torchrun --nnodes=2 --nproc-per-node=2"), std::string::npos) << out4;
