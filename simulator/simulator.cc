@@ -473,7 +473,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     // the same backward for the input gradient of the colwise layers.
     const double sub = sp ? tp_all_gather(act_bytes) + tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
     blk.fwd_tp_s = 2.0 * sub;
-    blk.bwd_tp_s = 2.0 * sub;
+    // Under SP each TP rank normalizes only its tokens: the two norm weights' gradients are
+    // partial sums, all-reduced over the TP group (h elements each).
+    blk.bwd_tp_s = 2.0 * sub + (sp ? 2.0 * tp_all_reduce(d.h * c) : 0.0);
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_s = blk.fwd_s;
       blk.recompute_tp_s = blk.fwd_tp_s;
@@ -516,7 +518,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
                  memory_bound_seconds(cl, logits_elems * (c + 8.0));
     // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
     post.fwd_tp_s = (sp ? tp_all_gather(act_bytes) : 0.0) + 3.0 * tp_all_reduce(Td * 4.0);
-    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
+    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes) + tp_all_reduce(d.h * c) : tp_all_reduce(act_bytes);
   } else {
     post.fwd_s = memory_bound_seconds(cl, 3.0 * act_bytes);
     post.bwd_s = memory_bound_seconds(cl, 2.0 * act_bytes);
