@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "planner/search.h"
+#include "support/simulators.h"
 #include "topology/cluster_presets.h"
 
 namespace planner {
@@ -27,12 +28,7 @@ TEST(Search, EnumerationCount) {
 }
 
 TEST(Search, RanksFeasibleAndKeepsReasons) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  c.num_nodes = 4;
-  TrainingSpec t;
-  t.seq_len = 8192;
-  t.global_batch = 512;
-  Simulator sim(resolve_model("llama3-70b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-70b", "h100-sxm", /*nodes=*/4, /*seq_len=*/8192, /*global_batch=*/512);
   PlanSearchResult r = search_plans(sim, SearchSpace{}, 0);
   ASSERT_FALSE(r.ranked.empty());
   for (size_t i = 1; i < r.ranked.size(); ++i)

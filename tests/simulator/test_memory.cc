@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "simulator/simulator.h"
+#include "support/simulators.h"
 #include "topology/cluster_presets.h"
 
 namespace planner {
@@ -48,12 +49,7 @@ TEST(Memory, SeedFeedForwardDp2Tp2) {
 }
 
 TEST(Memory, ReshardOffKeepsEveryBlockGathered) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  c.num_nodes = 2;
-  TrainingSpec t;
-  t.seq_len = 4096;
-  t.global_batch = 64;
-  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/2, /*seq_len=*/4096, /*global_batch=*/64);
   Plan p;
   p.dp = 8;
   p.tp = 2;
@@ -68,11 +64,7 @@ TEST(Memory, ReshardOffKeepsEveryBlockGathered) {
 }
 
 TEST(Memory, NoSyncAccumulatesUnshardedGrads) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  TrainingSpec t;
-  t.seq_len = 2048;
-  t.global_batch = 32;
-  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/2048, /*global_batch=*/32);
   Plan p;
   p.dp = 4;
   p.tp = 2;
@@ -86,11 +78,7 @@ TEST(Memory, NoSyncAccumulatesUnshardedGrads) {
 }
 
 TEST(Memory, ActivationCheckpointingOrder) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  TrainingSpec t;
-  t.seq_len = 8192;
-  t.global_batch = 16;
-  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/16);
   Plan p;
   p.dp = 4;
   p.tp = 2;
@@ -104,11 +92,7 @@ TEST(Memory, ActivationCheckpointingOrder) {
 }
 
 TEST(Memory, SequenceParallelShardsNormInputs) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  TrainingSpec t;
-  t.seq_len = 4096;
-  t.global_batch = 8;
-  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/4096, /*global_batch=*/8);
   Plan p;
   p.dp = 2;
   p.tp = 4;
@@ -138,11 +122,7 @@ TEST(Memory, CompiledNormsSaveLess) {
 }
 
 TEST(Memory, OverCapacityIsAValueWithAReason) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  TrainingSpec t;
-  t.seq_len = 8192;
-  t.global_batch = 8;
-  Simulator sim(resolve_model("llama3-70b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-70b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/8);
   Plan p;
   p.dp = 8;
   p.tp = 1;
@@ -154,12 +134,7 @@ TEST(Memory, OverCapacityIsAValueWithAReason) {
 }
 
 TEST(Feasibility, DivisibilityReasonsQuoteNumbers) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  c.num_nodes = 2;
-  TrainingSpec t;
-  t.seq_len = 8192;
-  t.global_batch = 6;
-  Simulator sim(resolve_model("llama3-70b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-70b", "h100-sxm", /*nodes=*/2, /*seq_len=*/8192, /*global_batch=*/6);
   Plan p;
   p.dp = 1;
   p.tp = 16;

@@ -4,6 +4,7 @@
 #include "simulator/collectives.h"
 #include "simulator/compute.h"
 #include "simulator/simulator.h"
+#include "support/simulators.h"
 #include "topology/cluster_presets.h"
 
 namespace planner {
@@ -39,11 +40,7 @@ TEST(Timeline, ShortcutMatchesFullTimeline) {
 }
 
 TEST(Timeline, TraceIsConsistent) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  TrainingSpec t;
-  t.seq_len = 2048;
-  t.global_batch = 8;
-  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/2048, /*global_batch=*/8);
   Plan p;
   p.dp = 4;
   p.tp = 2;
@@ -127,11 +124,7 @@ TEST(Timeline, DeepModelHidesBlockCommExposesRoot) {
 }
 
 TEST(Throughput, MfuDefinition) {
-  ClusterSpec c = resolve_cluster("h100-sxm");
-  TrainingSpec t;
-  t.seq_len = 8192;
-  t.global_batch = 16;
-  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/16);
   // 6 N + 12 L (heads x head_dim) s = 6 x 7,504,658,432 + 12 x 32 x 4096 x 8192.
   EXPECT_DOUBLE_EQ(sim.model_flops_per_token(), 6.0 * 7504658432.0 + 12.0 * 32 * 4096 * 8192);
   Plan p;

@@ -1,0 +1,20 @@
+// Test set-ups: a Simulator for a model on N nodes of a preset, bf16-mixed, eager kernels.
+#pragma once
+#include <string>
+
+#include "simulator/simulator.h"
+#include "topology/cluster_presets.h"
+
+namespace planner::testing {
+
+inline Simulator preset_simulator(const std::string& model, const std::string& cluster, int64_t nodes,
+                                  int64_t seq_len, int64_t global_batch) {
+  ClusterSpec c = resolve_cluster(cluster);
+  c.num_nodes = nodes;
+  TrainingSpec t;
+  t.seq_len = seq_len;
+  t.global_batch = global_batch;
+  return Simulator(resolve_model(model), t, c);
+}
+
+}  // namespace planner::testing
