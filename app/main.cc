@@ -8,22 +8,13 @@
 
 #include "core/error.h"
 #include "planner/cli/commands.h"
-#if __has_include("topology/cli/probe_command.h")
-#include "topology/cli/probe_command.h"
-#define PLANNER_HAVE_PROBE 1
-#endif
-#ifdef PLANNER_HAVE_TORCH
-#include "executor/cli/train_command.h"
-#if __has_include("executor/cli/calibrate_command.h")
-#include "executor/cli/calibrate_command.h"
-#include "executor/cli/validate_command.h"
-#define PLANNER_HAVE_CALIBRATE 1
-#endif
-#endif
-#if __has_include("reports/cli/cmd_report.h")
 #include "reports/cli/cmd_gate.h"
 #include "reports/cli/cmd_report.h"
-#define PLANNER_HAVE_REPORTS 1
+#include "topology/cli/probe_command.h"
+#ifdef PLANNER_HAVE_TORCH  // the executor's subcommands exist only in builds with LibTorch
+#include "executor/cli/calibrate_command.h"
+#include "executor/cli/train_command.h"
+#include "executor/cli/validate_command.h"
 #endif
 
 int main(int argc, char** argv) {
@@ -33,19 +24,13 @@ int main(int argc, char** argv) {
   planner::cli::register_plan(app);
   planner::cli::register_simulate(app);
   planner::cli::register_suggest(app);
-#ifdef PLANNER_HAVE_PROBE
   planner::cli::register_probe(app);
-#endif
-#ifdef PLANNER_HAVE_TORCH
-  planner::cli::register_train(app);
-#endif
-#ifdef PLANNER_HAVE_CALIBRATE
-  planner::cli::register_calibrate(app);
-  planner::cli::register_validate(app);
-#endif
-#ifdef PLANNER_HAVE_REPORTS
   planner::cli::register_report(app);
   planner::cli::register_gate(app);
+#ifdef PLANNER_HAVE_TORCH
+  planner::cli::register_train(app);
+  planner::cli::register_calibrate(app);
+  planner::cli::register_validate(app);
 #endif
   try {
     app.parse(argc, argv);
