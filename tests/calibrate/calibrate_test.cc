@@ -19,6 +19,8 @@
 #include "simulator/simulator.h"
 #include "topology/cluster_presets.h"
 
+#include "support/run_binary.h"
+
 using namespace planner;
 using namespace planner::executor;
 
@@ -38,13 +40,8 @@ bool exists(const std::string& p) {
 }
 
 std::pair<int, std::string> run(const std::string& args, int timeout_s) {
-  const std::string cmd = "timeout " + std::to_string(timeout_s) + " " + PLANNER_BINARY + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (p && std::fgets(buf, sizeof(buf), p)) out += buf;
-  const int st = p ? ::pclose(p) : -1;
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  const auto r = ::planner::testing::run_planner(args, timeout_s);
+  return {r.exit_code, r.output};
 }
 
 std::string slurp(const std::string& path) {

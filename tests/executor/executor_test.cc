@@ -25,6 +25,8 @@
 #include "executor/model.h"
 #include "executor/trainer.h"
 
+#include "support/run_binary.h"
+
 using namespace planner;
 using namespace planner::executor;
 
@@ -601,16 +603,10 @@ TEST(Launchers, ReadsTorchrunSlurmAndMpirunEnvironments) {
 
 TEST(TrainCommand, WritesARunRecord) {
   const std::string rec = temp_path("run.json");
-  const std::string cmd = std::string("timeout 120 ") + PLANNER_BINARY +
-                          " train --model feedforward:64x128 --nproc 2 --dp 2 --tp 1 --micro-batch 1 --seq-len 8 "
-                          "--global-batch 4 --steps 4 --quiet --record " + rec + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[4096];
-  std::string out;
-  while (std::fgets(buf, sizeof(buf), p)) out += buf;
-  int status = ::pclose(p);
-  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  const auto r = ::planner::testing::run_planner(
+      "train --model feedforward:64x128 --nproc 2 --dp 2 --tp 1 --micro-batch 1 --seq-len 8 "
+      "--global-batch 4 --steps 4 --quiet --record " + rec, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json j = read_json_file(rec);
   EXPECT_EQ(j["format"], "planner-run/1");
   EXPECT_EQ(j["steps"], 4);
@@ -631,16 +627,10 @@ TEST(TrainCommand, WritesARunRecord) {
 
 TEST(TrainCommand, SequenceParallelRecordsWhatRanAndItsCollectives) {
   const std::string rec = temp_path("run_sp.json");
-  const std::string cmd = std::string("timeout 120 ") + PLANNER_BINARY +
-                          " train --model feedforward:64x128 --nproc 2 --dp 1 --tp 2 --sp on --ac selective "
-                          "--micro-batch 2 --seq-len 8 --global-batch 2 --steps 3 --quiet --record " + rec + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[4096];
-  std::string out;
-  while (std::fgets(buf, sizeof(buf), p)) out += buf;
-  int status = ::pclose(p);
-  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  const auto r = ::planner::testing::run_planner(
+      "train --model feedforward:64x128 --nproc 2 --dp 1 --tp 2 --sp on --ac selective "
+      "--micro-batch 2 --seq-len 8 --global-batch 2 --steps 3 --quiet --record " + rec, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json j = read_json_file(rec);
   EXPECT_EQ(j["executed"]["sequence_parallel"], true);
   EXPECT_EQ(j["executed"]["activation_checkpointing"], "selective");
@@ -662,13 +652,8 @@ TEST(TrainCommand, SequenceParallelRecordsWhatRanAndItsCollectives) {
 
 TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
   auto run = [](const std::string& args) {
-    std::string cmd = std::string("timeout 60 ") + PLANNER_BINARY + " train " + args + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    std::string out;
-    while (std::fgets(buf, sizeof(buf), p)) out += buf;
-    int st = ::pclose(p);
-    return std::make_pair(WEXITSTATUS(st), out);
+    const auto r = ::planner::testing::run_planner("train " + args);
+    return std::make_pair(r.exit_code, r.output);
   };
   auto [rc1, out1] = run("--model llama-tiny --precision bf16-mixed --steps 1");
   EXPECT_EQ(rc1, 2);
@@ -715,12 +700,7 @@ TEST(TrainCommand, RunsAsOneRankPerProcessUnderTorchrunAndSlurmVariables) {
     const std::string cmd = "(env " + env(1, slurm) + " timeout 60 " + PLANNER_BINARY + args + " & env " + env(0, slurm) +
                             " timeout 60 " + PLANNER_BINARY + args + " --record " + rec + "; r0=$?; wait $!; r1=$?; " +
                             "echo rc=$r0,$r1) 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
-    ASSERT_NE(p, nullptr);
-    char buf[4096];
-    std::string out;
-    while (std::fgets(buf, sizeof(buf), p)) out += buf;
-    ::pclose(p);
+    const std::string out = ::planner::testing::run_shell(cmd).output;
     EXPECT_NE(out.find("rc=0,0"), std::string::npos) << out;
     Json j = read_json_file(rec);
     EXPECT_EQ(j["machine"]["launcher"], slurm ? "slurm" : "torchrun");

@@ -1,4 +1,5 @@
-// Runs the planner binary (PLANNER_BINARY) with a shell command line and a time limit.
+// Runs the planner binary (PLANNER_BINARY), or any shell line, with its output captured and a
+// time limit: a hang fails the test instead of CI.
 #pragma once
 #include <array>
 #include <cstdio>
@@ -12,9 +13,8 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-// `timeout 60` bounds every run: a hang fails the test instead of CI.
-inline RunResult run_planner(const std::string& args) {
-  const std::string cmd = "timeout 60 " + std::string(PLANNER_BINARY) + " " + args + " 2>&1";
+// Runs a shell command line as given (the caller redirects stderr if it wants it).
+inline RunResult run_shell(const std::string& cmd) {
   RunResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -24,6 +24,12 @@ inline RunResult run_planner(const std::string& args) {
   const int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// `env` (VAR=value words) prefixes the command; `timeout` bounds it.
+inline RunResult run_planner(const std::string& args, int timeout_s = 60, const std::string& env = "") {
+  return run_shell(env + " timeout " + std::to_string(timeout_s) + " " + std::string(PLANNER_BINARY) + " " + args +
+                   " 2>&1");
 }
 
 }  // namespace planner::testing

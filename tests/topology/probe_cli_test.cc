@@ -11,6 +11,8 @@
 #include "core/cluster_spec.h"
 #include "core/json_io.h"
 
+#include "support/run_binary.h"
+
 namespace {
 
 const std::string kData = TOPOLOGY_TEST_DATA;
@@ -22,16 +24,8 @@ struct Result {
 
 // Runs the planner binary with `args` (shell words); bounded by `timeout 120`.
 Result run_planner(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " timeout 120 " + std::string(PLANNER_BINARY) + " " + args + " 2>&1";
-  Result r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  const auto r = ::planner::testing::run_planner(args, 120, env);
+  return {r.exit_code, r.output};
 }
 
 // Per-process names: several builds may run their suites at once.
