@@ -11,7 +11,7 @@ Json cluster_to_json(const ClusterSpec& c) {
     return Json{{"name", l.name}, {"bw_GBps", l.bw_Bps / kGB}, {"latency_us", l.latency_s * 1e6},
                 {"efficiency", l.efficiency}};
   };
-  return Json{
+  Json j{
       {"format", "planner-cluster/1"},
       {"name", c.name},
       {"backend", c.backend},
@@ -38,6 +38,38 @@ Json cluster_to_json(const ClusterSpec& c) {
       {"runtime_reserved_gib", c.runtime_reserved_bytes / kGiB},
       {"allocator_fragmentation", c.allocator_fragmentation},
   };
+  if (!c.collectives.empty()) {
+    Json t = Json::array();
+    for (const auto& f : c.collectives)
+      t.push_back({{"kind", f.kind}, {"group_size", f.group_size}, {"stride", f.stride},
+                   {"latency_us", f.link.latency_s * 1e6}, {"bw_GBps", f.link.bw_Bps / kGB}});
+    j["collectives"] = t;
+  }
+  return j;
+}
+
+static std::vector<CollectiveFitSpec> collectives_from_json(const JsonReader& r) {
+  std::vector<CollectiveFitSpec> out;
+  if (!r.has("collectives")) return out;
+  for (const JsonReader& e : r.children("collectives")) {
+    e.reject_unknown_keys({"kind", "group_size", "stride", "latency_us", "bw_GBps"});
+    CollectiveFitSpec f;
+    f.kind = e.get_enum("kind", {"all_gather", "reduce_scatter", "all_reduce"});
+    f.group_size = e.get_int("group_size", 2);
+    f.stride = e.get_int("stride", 1);
+    f.link.name = "calibrated " + f.kind + " of " + std::to_string(f.group_size) +
+                  (f.stride == 1 ? " consecutive" : " strided") + " ranks";
+    f.link.latency_s = e.get_number("latency_us", 0.0, true) * 1e-6;
+    f.link.bw_Bps = gbps_to_Bps(e.get_number("bw_GBps", 0.0));
+    f.link.efficiency = 1.0;
+    for (const auto& g : out)
+      if (g.kind == f.kind && g.group_size == f.group_size && g.stride == f.stride)
+        throw InputError(e.file(), e.field_path("kind"),
+                         "a second entry for " + f.kind + " group_size " + std::to_string(f.group_size) + " stride " +
+                             std::to_string(f.stride));
+    out.push_back(f);
+  }
+  return out;
 }
 
 static LinkSpec link_from_json(const JsonReader& r) {
@@ -55,7 +87,7 @@ static LinkSpec link_from_json(const JsonReader& r) {
 ClusterSpec cluster_from_json(const JsonReader& r) {
   r.reject_unknown_keys({"format", "name", "backend", "gpus_per_node", "num_nodes", "device", "efficiency",
                          "intra_node", "inter_node", "comm_overlaps_compute", "runtime_reserved_gib",
-                         "allocator_fragmentation", "source"});
+                         "allocator_fragmentation", "source", "collectives"});
   if (r.has("format") && r.get_string("format") != "planner-cluster/1")
     throw InputError(r.file(), "format", "'" + r.get_string("format") + "' is not supported; expected 'planner-cluster/1'");
   ClusterSpec c;
@@ -93,6 +125,7 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
   c.comm_overlaps_compute = r.get_bool("comm_overlaps_compute", c.backend == "nccl");
   c.runtime_reserved_bytes = gib_to_bytes(r.get_number("runtime_reserved_gib", 0.0, true, 0.0));
   c.allocator_fragmentation = r.get_number("allocator_fragmentation", 0.0, true, 0.0);
+  c.collectives = collectives_from_json(r);
   validate_cluster(c, r.file());
   return c;
 }

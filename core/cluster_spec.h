@@ -37,6 +37,19 @@ struct LinkSpec {
   double effective_bw_Bps() const { return bw_Bps * efficiency; }
 };
 
+// A collective measured on this cluster (`planner calibrate`): the ring formula's alpha and B
+// (simulator/collectives.h) fitted to one kind's samples on one group shape inside a node. Where
+// a plan's collective has an entry, the simulator prices it on `link` instead of intra_node:
+// measured per kind and group because the algorithms differ (Gloo's reduce_scatter is an
+// all_to_all, its all_reduce a ring or halving-doubling by size) and so does how the ranks of a
+// group share the host (on an oversubscribed CPU, per-step latency is the scheduler's).
+struct CollectiveFitSpec {
+  std::string kind;       // all_gather, reduce_scatter or all_reduce
+  int64_t group_size = 2;
+  int64_t stride = 1;     // 1: consecutive ranks (TP groups); > 1: every stride-th rank (DP groups)
+  LinkSpec link;          // latency_s per ring step, bw_Bps with efficiency 1
+};
+
 struct ClusterSpec {
   std::string name;
   std::string backend = "nccl";   // "nccl" or "gloo"
@@ -49,6 +62,7 @@ struct ClusterSpec {
   bool comm_overlaps_compute = true;   // GPUs: separate comm stream. CPU/Gloo: shares the cores
   double runtime_reserved_bytes = 0;   // CUDA context, NCCL and cuBLAS workspaces (not tensors)
   double allocator_fragmentation = 0;  // caching allocator: reserved ~= allocated * (1 + this)
+  std::vector<CollectiveFitSpec> collectives;  // calibrated per kind and group (may be empty)
 
   int64_t world() const { return gpus_per_node * num_nodes; }
 };

@@ -97,6 +97,18 @@ JsonReader JsonReader::child(const std::string& key) const {
   return JsonReader(j, file_, field_path(key));
 }
 
+std::vector<JsonReader> JsonReader::children(const std::string& key) const {
+  const Json& j = at(key);
+  if (!j.is_array()) fail(key, "expected an array of objects, got " + json_type_name(j));
+  std::vector<JsonReader> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    const std::string item = key + "[" + std::to_string(i) + "]";
+    if (!j[i].is_object()) fail(item, "expected an object, got " + json_type_name(j[i]));
+    out.emplace_back(j[i], file_, field_path(item));
+  }
+  return out;
+}
+
 std::string JsonReader::get_string(const std::string& key) const {
   const Json& j = at(key);
   if (!j.is_string()) fail(key, "expected a string, got " + json_type_name(j));

@@ -28,6 +28,8 @@ class JsonReader {
   std::string field_path(const std::string& key) const;
 
   JsonReader child(const std::string& key) const;  // required object
+  // A required array of objects, one reader each ("collectives[2]" in messages).
+  std::vector<JsonReader> children(const std::string& key) const;
   std::string get_string(const std::string& key) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
   // A string that must be one of `allowed`; the error lists them.

@@ -109,12 +109,13 @@ struct CalibrateOptions {
   std::vector<std::string> models{"llama-tiny"};  // GEMM shapes of these models' Linear layers
   int64_t seq_len = 64;
   std::vector<int64_t> micro_batches{1};
-  std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 4 MiB, x4
-  int repeats = 5;                    // timed repetitions per point (median), after one warm-up
+  std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 16 MiB, x4
+  int repeats = 9;                    // timed repetitions per point (median), after one warm-up
   double min_time_s = 0.002;          // a GEMM / kernel is repeated until a sample lasts this long
   std::string out_path;               // the profile; the side document is calibration_doc_path(out)
   double run_timeout_s = 900;
   int threads_per_rank = 0;           // 0: as `planner train` (max(1, cores / ranks))
+  std::string cpu_bind = "auto";      // as `planner train --cpu-bind`
   bool quiet = false;
 };
 // The cluster the fits start from (vendor peaks for this host) and update.

@@ -7,7 +7,9 @@
 #include <limits>
 #include <malloc.h>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -125,6 +127,30 @@ struct Watchdog {
   }
 };
 
+std::vector<int> allowed_cpus() {
+  cpu_set_t set;
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+// Pins the calling thread, and so every thread it starts later, to the rank's CPUs. Called before
+// LibTorch, Gloo or the watchdog start a thread. A failure is reported and the rank runs unbound.
+void bind_this_process(RankContext& ctx) {
+  const std::vector<int> cpus = cpus_for_rank(allowed_cpus(), ctx.local_rank, ctx.local_world);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus) CPU_SET(c, &set);
+  if (cpus.empty() || sched_setaffinity(0, sizeof(set), &set) != 0) {
+    std::fprintf(stderr, "rank %d: warning: could not bind to CPUs (%s); running unbound\n", ctx.rank,
+                 std::strerror(errno));
+    return;
+  }
+  ctx.cpus = cpus;
+}
+
 // Body shared by locally forked and externally launched ranks. Never returns.
 [[noreturn]] void rank_main(RankContext ctx, const std::string& store_desc, double fault_timeout_s,
                             const RankFn& fn) {
@@ -133,6 +159,7 @@ struct Watchdog {
   // feedforward:1024x4096 step under perf. Keep freed memory in the heap for reuse instead.
   ::mallopt(M_MMAP_MAX, 0);
   ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  if (ctx.bind_cpus) bind_this_process(ctx);
   at::set_num_threads(ctx.threads);
   auto* wd = new Watchdog{ctx, store_desc, fault_timeout_s, {}};  // lives until _exit
   wd->start();
@@ -212,12 +239,34 @@ int env_int(const char* name, const char* launcher) {
   return static_cast<int>(x);
 }
 
+// External launchers (Slurm's --cpu-bind, numactl) may have bound the rank already: "auto" then
+// keeps their binding, i.e. binds only when this process may still run on every online CPU.
+bool bind_for(const LaunchOptions& o, bool external) {
+  if (o.cpu_bind == "cores") return true;
+  if (o.cpu_bind != "auto" || o.backend != "gloo") return false;
+  return !external || static_cast<long>(allowed_cpus().size()) == ::sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 int threads_for(int requested, int local_world) {
   if (requested > 0) return requested;
   return std::max(1, cpu_cores() / std::max(1, local_world));
 }
 
 }  // namespace
+
+void check_cpu_bind(const std::string& value, const std::string& field) {
+  if (value != "auto" && value != "cores" && value != "none")
+    throw InputError(field, "", "must be auto, cores or none, got \"" + value + "\"");
+}
+
+std::vector<int> cpus_for_rank(const std::vector<int>& allowed, int local_rank, int local_world) {
+  const int n = static_cast<int>(allowed.size());
+  if (n == 0 || local_world < 1 || local_rank < 0) return {};
+  if (local_world > n) return {allowed[local_rank % n]};
+  const int block = n / local_world;
+  if (local_rank >= local_world) return {};
+  return std::vector<int>(allowed.begin() + local_rank * block, allowed.begin() + (local_rank + 1) * block);
+}
 
 int cpu_cores() {
   cpu_set_t set;
@@ -264,6 +313,8 @@ int launch_local_ranks(const LaunchOptions& opts, const RankFn& fn) {
       ctx.master_port = port;
       ctx.timeout = timeout;
       ctx.threads = threads_for(opts.threads_per_rank, opts.nproc);
+      ctx.bind_cpus = bind_for(opts, false);
+      ctx.machine_cpus = cpu_cores();
       ctx.launcher = "local";
       try {
         ctx.store = connect_store(opts.master_addr, port, false, opts.nproc, timeout);
@@ -429,6 +480,8 @@ int run_as_rank(const RankEnv& env, const LaunchOptions& opts, const RankFn& fn)
   ctx.master_port = env.master_port;
   ctx.timeout = timeout;
   ctx.threads = threads_for(opts.threads_per_rank, env.local_world);
+  ctx.bind_cpus = bind_for(opts, true);
+  ctx.machine_cpus = cpu_cores();
   ctx.launcher = env.launcher;
   const std::string desc = env.master_addr + ":" + std::to_string(env.master_port) +
                            (env.store_hosted_by_agent ? " (hosted by the torchrun agent)" : " (hosted by rank 0)");

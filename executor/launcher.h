@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "executor/comm.h"
 
@@ -31,6 +32,9 @@ struct RankContext {
   StorePtr store;  // a client of the rendezvous store
   std::chrono::milliseconds timeout{60000};  // collectives and store operations
   int threads = 1;  // intra-op threads of this rank (at::set_num_threads already called)
+  bool bind_cpus = false;  // pin this rank's threads to cpus_for_rank() before any thread starts
+  std::vector<int> cpus;   // the CPUs it was bound to (empty: not bound)
+  int machine_cpus = 1;    // CPUs the launcher could use (before binding)
   std::string launcher = "local";  // local, torchrun, slurm, mpirun
 };
 
@@ -44,7 +48,22 @@ struct LaunchOptions {
   int threads_per_rank = 0;     // 0: max(1, cores / local ranks)
   int master_port = 0;          // 0: a free port
   std::string master_addr = "127.0.0.1";
+  // CPU binding, like Slurm's --cpu-bind=cores or torchrun's --numa-binding: "cores" pins each
+  // local rank (all its threads: intra-op, Gloo's workers, the watchdog) to its own CPUs;
+  // "none" leaves placement to the kernel; "auto" is "cores" for the Gloo backend (CPU ranks)
+  // and "none" for NCCL (GPU ranks want the CPUs near their GPU, which Slurm/numactl know).
+  std::string cpu_bind = "auto";
+  std::string backend = "gloo";  // only for cpu_bind "auto"
 };
+// "auto", "cores" or "none"; InputError naming `field` otherwise.
+void check_cpu_bind(const std::string& value, const std::string& field);
+
+// The CPUs local rank `local_rank` of `local_world` is bound to, out of the CPUs this process may
+// use (`allowed`, in order): with at least as many CPUs as ranks, a block of
+// allowed.size() / local_world consecutive CPUs each (left-over CPUs unused); with more ranks than
+// CPUs, CPU allowed[local_rank % allowed.size()] (round robin: ranks local_rank and
+// local_rank + allowed.size() share one). docs/executor.md says why binding matters here.
+std::vector<int> cpus_for_rank(const std::vector<int>& allowed, int local_rank, int local_world);
 
 // Returns 0 when every rank returned 0; 130 on Ctrl-C; 124 on run timeout; else the failed
 // rank's exit code (128 + signal when it was killed). InputError when the port is busy.

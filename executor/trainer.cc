@@ -258,8 +258,9 @@ Json run_record_json(const TrainConfig& c, const std::vector<Json>& ranks, const
   j["format"] = "planner-run/1";
   j["plan"] = c.plan_json;
   j["machine"] = {{"hostname", host_name()},
-                  {"cores", cpu_cores()},
+                  {"cores", ctx.machine_cpus},
                   {"threads_per_rank", ctx.threads},
+                  {"cpus_of_rank0", ctx.cpus},
                   {"backend", c.backend},
                   {"device", c.backend == "nccl" ? "cuda" : "cpu"},
                   {"launcher", ctx.launcher},

@@ -12,6 +12,20 @@ const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride) {
   return group_crosses_nodes(c, size, stride) ? c.inter_node : c.intra_node;
 }
 
+const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
+  if (c.collectives.empty() || size <= 1 || group_crosses_nodes(c, size, stride)) return group_link(c, size, stride);
+  const char* name = kind == CollectiveKind::all_gather       ? "all_gather"
+                     : kind == CollectiveKind::reduce_scatter ? "reduce_scatter"
+                                                              : "all_reduce";
+  const LinkSpec* same_placement = nullptr;
+  for (const auto& f : c.collectives) {
+    if (f.group_size != size || f.kind != name) continue;
+    if (f.stride == stride) return f.link;
+    if ((f.stride == 1) == (stride == 1) && !same_placement) same_placement = &f.link;
+  }
+  return same_placement ? *same_placement : group_link(c, size, stride);
+}
+
 static double beta(const LinkSpec& l) {
   PLANNER_CHECK(l.effective_bw_Bps() > 0, "link '" << l.name << "' has no bandwidth");
   return 1.0 / l.effective_bw_Bps();

@@ -17,6 +17,13 @@ namespace planner {
 const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride);
 bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride);
 
+enum class CollectiveKind { all_gather, reduce_scatter, all_reduce };
+// The link one kind of collective over this group is priced on: the calibrated entry
+// (ClusterSpec::collectives, `planner calibrate`) for this kind, size and stride inside a node;
+// failing that, the entry of the same kind and size with the same placement (consecutive:
+// stride 1, or strided: stride > 1); failing that, group_link().
+const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride);
+
 // Ring all_gather: every rank ends with output_bytes; n-1 steps each sending output_bytes/n.
 //   t = (n-1) * alpha + (n-1)/n * output_bytes / B
 double all_gather_seconds(int64_t n, double output_bytes, const LinkSpec& link);

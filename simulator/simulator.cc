@@ -439,12 +439,17 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   }
 
   // ---------------- Per-unit compute and TP comm ----------------
-  const LinkSpec& tp_link = group_link(cl, tp, 1);
-  const LinkSpec& dp_link = group_link(cl, dp, tp);
+  using CK = CollectiveKind;
+  const LinkSpec& tp_ar_link = collective_link(cl, CK::all_reduce, tp, 1);
+  const LinkSpec& tp_ag_link = collective_link(cl, CK::all_gather, tp, 1);
+  const LinkSpec& tp_rs_link = collective_link(cl, CK::reduce_scatter, tp, 1);
+  const LinkSpec& dp_ar_link = collective_link(cl, CK::all_reduce, dp, tp);
+  const LinkSpec& dp_ag_link = collective_link(cl, CK::all_gather, dp, tp);
+  const LinkSpec& dp_rs_link = collective_link(cl, CK::reduce_scatter, dp, tp);
   const double act_bytes = Td * c * d.h;  // one residual-stream tensor of the micro-batch
-  auto tp_all_reduce = [&](double bytes) { return all_reduce_seconds(tp, bytes, tp_link); };
-  auto tp_all_gather = [&](double bytes) { return all_gather_seconds(tp, bytes, tp_link); };
-  auto tp_reduce_scatter = [&](double bytes) { return backend_reduce_scatter_seconds(cl, tp, bytes, tp_link); };
+  auto tp_all_reduce = [&](double bytes) { return all_reduce_seconds(tp, bytes, tp_ar_link); };
+  auto tp_all_gather = [&](double bytes) { return all_gather_seconds(tp, bytes, tp_ag_link); };
+  auto tp_reduce_scatter = [&](double bytes) { return backend_reduce_scatter_seconds(cl, tp, bytes, tp_rs_link); };
 
   UnitTimes blk;
   const GemmTimes& gt = gemm_times(tp, T, cb);
@@ -525,10 +530,10 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   }
 
   // FSDP collectives per unit, over the DP group.
-  double ag_block = all_gather_seconds(dp, block_unit_numel * c, dp_link);
-  double rs_block = backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce, dp_link);
-  double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_link) : 0.0;
-  double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_link) : 0.0;
+  double ag_block = all_gather_seconds(dp, block_unit_numel * c, dp_ag_link);
+  double rs_block = backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce, dp_rs_link);
+  double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_ag_link) : 0.0;
+  double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_rs_link) : 0.0;
   double opt_ops_s = 0;
   if (kernels_ == KernelFlavor::composed) {
     // The CPU executor is eager: every op pays a fixed dispatch cost besides its bytes, the same
@@ -744,7 +749,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // exp_avg_sq; the grad-norm pass reads the grads once more.
   const double opt_bytes = shard_numel * (pb.master_param * 2.0 + pb.grad * 2.0 + pb.optimizer_state * 4.0);
   const double opt_s = opt_ops_s + memory_bound_seconds(cl, opt_bytes) +
-                       all_reduce_seconds(dp, 4.0, dp_link) + all_reduce_seconds(tp, 4.0, tp_link);
+                       all_reduce_seconds(dp, 4.0, dp_ar_link) + all_reduce_seconds(tp, 4.0, tp_ar_link);
   if (trace) trace->push_back({"optimizer (AdamW)", "compute", t, opt_s, ga - 1});
   t += opt_s;
 

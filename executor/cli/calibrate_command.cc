@@ -54,6 +54,8 @@ void register_calibrate(CLI::App& app) {
                 "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
   c->add_option("--repeats", a->o.repeats, "Timed repetitions per point (median)")->capture_default_str();
   c->add_option("--threads-per-rank", a->o.threads_per_rank, "Intra-op threads per rank (default as planner train)");
+  c->add_option("--cpu-bind", a->o.cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
+      ->capture_default_str();
   c->add_option("--timeout", a->o.run_timeout_s, "Stop every rank after this many seconds")->capture_default_str();
   c->add_flag("--quick", a->quick, "Fewer message sizes and repetitions (tests)");
   c->add_flag("--quiet", a->o.quiet, "No progress line");

@@ -24,7 +24,7 @@ struct TrainArgs {
   double lr = 3e-4, weight_decay = 0.1;
   int nproc = 0, threads = 0, master_port = 0;
   double fault_timeout_s = 60, run_timeout_s = 0;
-  std::string backend = "gloo", record, checkpoint_dir, resume;
+  std::string backend = "gloo", record, checkpoint_dir, resume, cpu_bind = "auto";
   int64_t checkpoint_every = 0;
 };
 
@@ -128,6 +128,9 @@ void run_train(const TrainArgs& a, CLI::App* cmd) {
   lo.run_timeout_s = a.run_timeout_s;
   lo.threads_per_rank = a.threads;
   lo.master_port = a.master_port;
+  lo.cpu_bind = a.cpu_bind;
+  lo.backend = a.backend;
+  check_cpu_bind(a.cpu_bind, "--cpu-bind");
   auto fn = [c](RankContext& ctx) { return train_main(c, ctx); };
   int rc = env.found ? run_as_rank(env, lo, fn) : launch_local_ranks(lo, fn);
   if (rc != 0) {
@@ -163,6 +166,10 @@ void register_train(CLI::App& app) {
   c->add_option("--nproc", a->nproc, "Ranks to launch on this machine (default dp x tp)");
   c->add_option("--backend", a->backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();
   c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default max(1, cores / local ranks))");
+  c->add_option("--cpu-bind", a->cpu_bind,
+                 "Bind each local rank to its own CPUs: auto (cores for gloo, none for nccl; keeps a binding Slurm "
+                 "or numactl already made), cores or none")
+      ->capture_default_str();
   c->add_option("--fault-timeout", a->fault_timeout_s, "Seconds before a failed/hung peer stops every rank")->capture_default_str();
   c->add_option("--timeout", a->run_timeout_s, "Kill every rank after this many seconds (0: no limit)")->capture_default_str();
   c->add_option("--master-port", a->master_port, "Rendezvous port for --nproc runs (0: a free port)")->capture_default_str();

@@ -18,6 +18,7 @@
 #include "core/json_io.h"
 #include "core/units.h"
 #include "executor/calibrate.h"
+#include "executor/launcher.h"
 #include "planner/cli/commands.h"
 #include "simulator/simulator.h"
 #include "topology/cluster_presets.h"
@@ -33,6 +34,7 @@ struct ValidateArgs {
   double run_timeout_s = 600, max_memory_error = 0.03, max_step_time_error = 0.10, max_ranking_gap = 0.05;
   bool force = false, allow_other_host = false, no_reshard = false;
   int threads = 0;
+  std::string cpu_bind = "auto";
 };
 
 bool file_exists(const std::string& p) {
@@ -133,6 +135,7 @@ std::string plan_short(const Plan& p) { return "dp=" + std::to_string(p.dp) + " 
 void run_validate(const ValidateArgs& a) {
   if (a.model.empty()) throw InputError("--model", "", "required");
   if (a.ranks < 1) throw InputError("--ranks", "", "must be >= 1");
+  executor::check_cpu_bind(a.cpu_bind, "--cpu-bind");
   if (a.steps <= a.warmup)
     throw InputError("--steps", "", "must exceed --warmup-steps (" + std::to_string(a.warmup) + "), got " + std::to_string(a.steps));
   ModelSpec model = resolve_model(a.model, "--model");
@@ -144,6 +147,8 @@ void run_validate(const ValidateArgs& a) {
   training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
   Simulator sim(model, training, cluster);
   const std::string runs_dir = a.runs_dir.empty() ? dir_of(a.out) : a.runs_dir;
+  std::string out_stem = a.out.substr(a.out.find_last_of('/') == std::string::npos ? 0 : a.out.find_last_of('/') + 1);
+  if (out_stem.size() > 5 && out_stem.compare(out_stem.size() - 5, 5, ".json") == 0) out_stem.resize(out_stem.size() - 5);
   ::mkdir(runs_dir.c_str(), 0755);
 
   Json rows = Json::array();
@@ -170,9 +175,11 @@ void run_validate(const ValidateArgs& a) {
       continue;
     }
     Row row{p, c.prediction.memory.peak_allocated_bytes, c.prediction.time.step_s};
-    const std::string tag = "dp" + std::to_string(p.dp) + "-tp" + std::to_string(p.tp);
-    const std::string record = runs_dir + "/validate-" + tag + ".run.json";
-    const std::string log = runs_dir + "/validate-" + tag + ".log";
+    // Named after the validate document, so two validations (two models) in one folder keep their
+    // own records: validate.json -> validate-dp2-tp2.run.json.
+    const std::string tag = out_stem + "-dp" + std::to_string(p.dp) + "-tp" + std::to_string(p.tp);
+    const std::string record = runs_dir + "/" + tag + ".run.json";
+    const std::string log = runs_dir + "/" + tag + ".log";
     std::remove(record.c_str());
     std::vector<std::string> argv{"planner", "train", "--model", a.model, "--dp", std::to_string(p.dp), "--tp",
                                   std::to_string(p.tp), "--micro-batch", std::to_string(p.micro_batch), "--seq-len",
@@ -181,6 +188,8 @@ void run_validate(const ValidateArgs& a) {
                                   "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
                                   "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
     if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
+    argv.push_back("--cpu-bind");
+    argv.push_back(a.cpu_bind);
     if (a.threads > 0) {
       argv.push_back("--threads-per-rank");
       argv.push_back(std::to_string(a.threads));
@@ -297,6 +306,8 @@ void register_validate(CLI::App& app) {
   c->add_option("--steps", a->steps, "Training steps per split")->capture_default_str();
   c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median")->capture_default_str();
   c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default as planner train)");
+  c->add_option("--cpu-bind", a->cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
+      ->capture_default_str();
   c->add_option("--run-timeout", a->run_timeout_s, "Seconds before one split's training is stopped")->capture_default_str();
   c->add_option("-o,--out", a->out, "The planner-validate/1 JSON to write")->capture_default_str();
   c->add_option("--runs-dir", a->runs_dir, "Where run records and logs go (default: --out's folder)");

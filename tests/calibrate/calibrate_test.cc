@@ -159,6 +159,52 @@ TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
   EXPECT_NEAR(back.efficiency.gemm, 0.4, 1e-9);
   EXPECT_EQ(r.document["host"]["hostname"], "hostA");
   EXPECT_EQ(r.document["gemm"]["samples"].size(), 2u);
+  // One table entry for the one kind and group measured, with the same numbers.
+  ASSERT_EQ(back.collectives.size(), 1u);
+  EXPECT_EQ(back.collectives[0].kind, "all_gather");
+  EXPECT_EQ(back.collectives[0].group_size, 2);
+  EXPECT_NEAR(back.collectives[0].link.latency_s, 30e-6, 1e-12);
+  EXPECT_NEAR(back.collectives[0].link.bw_Bps, 2e9, 1.0);
+}
+
+TEST(Fit, EachKindAndGroupGetsItsOwnEntry) {
+  ClusterSpec base;
+  base.name = "x";
+  base.backend = "nccl";  // no Gloo local sum: the samples are the bare ring formula
+  base.gpus_per_node = 4;
+  base.device.peak_fp32_flops_per_s = base.device.peak_bf16_flops_per_s = 100e9;
+  base.device.memory_bytes = 1e9;
+  base.device.mem_bw_Bps = 8e9;
+  base.intra_node = {"link", 1e9, 1e-5, 1.0};
+  base.inter_node = {"net", 1e9, 1e-5, 1.0};
+  std::vector<GemmSample> g;
+  for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 2.0 * n * n * n / 40e9, ""});
+  std::vector<MemorySample> m{{12e3, 12e3 / 4e9}, {12e6, 12e6 / 4e9}};
+  // all_reduce over 4 consecutive ranks: alpha 200 us, B 1 GB/s (6 steps, bus bytes 1.5 x);
+  // all_gather over 2 strided ranks: alpha 50 us, B 4 GB/s (1 step, bus bytes 0.5 x).
+  std::vector<CollectiveSample> c;
+  for (double b : {4096.0, 65536.0, 1048576.0}) {
+    c.push_back({FitCollective::all_reduce, 4, 1, b, 6 * 200e-6 + 1.5 * b / 1e9});
+    c.push_back({FitCollective::all_gather, 2, 2, b, 50e-6 + 0.5 * b / 4e9});
+  }
+  CalibrationResult r = fit_calibration(base, {"h", "cpu", 4, ""}, g, {}, m, c);
+  ASSERT_EQ(r.profile.collectives.size(), 2u);
+  for (const auto& e : r.profile.collectives) {
+    if (e.kind == "all_reduce") {
+      EXPECT_EQ(e.group_size, 4);
+      EXPECT_EQ(e.stride, 1);
+      EXPECT_NEAR(e.link.latency_s, 200e-6, 1e-10);
+      EXPECT_NEAR(e.link.bw_Bps, 1e9, 1e-3 * 1e9);
+    } else {
+      EXPECT_EQ(e.kind, "all_gather");
+      EXPECT_EQ(e.stride, 2);
+      EXPECT_NEAR(e.link.latency_s, 50e-6, 1e-10);
+      EXPECT_NEAR(e.link.bw_Bps, 4e9, 1e-3 * 4e9);
+    }
+  }
+  // Per-group residuals are ~0; the joint link fit cannot fit both shapes at once.
+  for (const auto& s : r.document["collectives"]["samples"]) EXPECT_NEAR(s["residual_rel"].get<double>(), 0.0, 1e-6);
+  EXPECT_GT(r.document["collectives"]["link"]["residuals"]["rms_rel"].get<double>(), 0.05);
 }
 
 TEST(Host, MismatchNamesTheField) {

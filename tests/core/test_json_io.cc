@@ -61,6 +61,42 @@ TEST(ClusterJson, IncompleteAndUnknownFields) {
             "node.json: field 'efficiency.gemm': must be in (0, 1], got 1.500000");
 }
 
+TEST(ClusterJson, CalibratedCollectiveTable) {
+  Json j = cluster_to_json(resolve_cluster("cpu-gloo"));
+  j["collectives"] = Json::parse(R"([
+    {"kind": "all_reduce", "group_size": 4, "stride": 1, "latency_us": 300, "bw_GBps": 0.9},
+    {"kind": "all_gather", "group_size": 2, "stride": 2, "latency_us": 250, "bw_GBps": 1.5}])");
+  ClusterSpec c = cluster_from_json(JsonReader(j, "profile.json"));
+  ASSERT_EQ(c.collectives.size(), 2u);
+  EXPECT_EQ(c.collectives[1].kind, "all_gather");
+  EXPECT_EQ(c.collectives[1].stride, 2);
+  EXPECT_DOUBLE_EQ(c.collectives[0].link.latency_s, 300e-6);
+  EXPECT_DOUBLE_EQ(c.collectives[0].link.bw_Bps, 0.9e9);
+  EXPECT_DOUBLE_EQ(c.collectives[0].link.efficiency, 1.0);
+  // Written back as read.
+  ClusterSpec back = cluster_from_json(JsonReader(cluster_to_json(c), "again.json"));
+  ASSERT_EQ(back.collectives.size(), 2u);
+  EXPECT_DOUBLE_EQ(back.collectives[1].link.bw_Bps, 1.5e9);
+
+  Json bad = j;
+  bad["collectives"][1]["kind"] = "broadcast";
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+            "profile.json: field 'collectives[1].kind': value 'broadcast' is not allowed; allowed: 'all_gather', "
+            "'reduce_scatter', 'all_reduce'");
+  bad = j;
+  bad["collectives"][0]["bw_GBps"] = 0;
+  EXPECT_NE(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].bw_GBps'"),
+            std::string::npos);
+  bad = j;
+  bad["collectives"] = Json::object();
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+            "profile.json: field 'collectives': expected an array of objects, got an object");
+  bad = j;
+  bad["collectives"][1] = bad["collectives"][0];
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+            "profile.json: field 'collectives[1].kind': a second entry for all_reduce group_size 4 stride 1");
+}
+
 TEST(PlanFile, WriteReadAtomic) {
   PlanFile f;
   f.model = resolve_model("llama-tiny");

@@ -71,6 +71,23 @@ LaunchOptions quick(int nproc, double fault_timeout_s = 20, double run_timeout_s
 
 // ------------------------------------------------------------------------------------- mesh
 
+TEST(CpuBind, BlocksWhenEnoughCpusRoundRobinWhenNot) {
+  const std::vector<int> cpus{0, 1, 2, 3, 4, 5};
+  // 6 CPUs, 2 ranks: 3 consecutive CPUs each.
+  EXPECT_EQ(cpus_for_rank(cpus, 0, 2), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(cpus_for_rank(cpus, 1, 2), (std::vector<int>{3, 4, 5}));
+  // 6 CPUs, 4 ranks: one each, CPUs 4 and 5 left over.
+  EXPECT_EQ(cpus_for_rank(cpus, 3, 4), (std::vector<int>{3}));
+  // 2 CPUs (as allowed by the process: 6 and 7), 4 ranks: round robin, ranks 0 and 2 share CPU 6.
+  const std::vector<int> two{6, 7};
+  EXPECT_EQ(cpus_for_rank(two, 0, 4), (std::vector<int>{6}));
+  EXPECT_EQ(cpus_for_rank(two, 1, 4), (std::vector<int>{7}));
+  EXPECT_EQ(cpus_for_rank(two, 2, 4), (std::vector<int>{6}));
+  EXPECT_TRUE(cpus_for_rank({}, 0, 4).empty());
+  EXPECT_THROW(check_cpu_bind("sockets", "--cpu-bind"), InputError);
+  check_cpu_bind("auto", "--cpu-bind");
+}
+
 TEST(Mesh, TensorParallelGroupsAreConsecutiveRanks) {
   // dp=2, tp=2: TP groups {0,1} {2,3}; DP groups {0,2} {1,3}.
   Mesh m{2, 2, 3};

@@ -61,5 +61,27 @@ TEST(Collectives, GroupPlacement) {
   EXPECT_EQ(&group_link(c, 2, 4), &c.intra_node);
 }
 
+TEST(Collectives, CalibratedEntryPerKindAndGroup) {
+  ClusterSpec c = resolve_cluster("cpu-gloo");
+  c.gpus_per_node = 8;
+  CollectiveFitSpec ar{"all_reduce", 4, 1, {"ar4", 0.9e9, 300e-6, 1.0}};
+  CollectiveFitSpec ag{"all_gather", 2, 2, {"ag2s2", 1.5e9, 250e-6, 1.0}};
+  c.collectives = {ar, ag};
+  // Exact kind, size and stride.
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 4, 1).name, "ar4");
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_gather, 2, 2).name, "ag2s2");
+  // 1 MB all_reduce over 4 ranks on it: 6 steps x 300 us + 2 * 3/4 * 1e6 B / 0.9e9 B/s = 1.8 ms + 1.6667 ms.
+  EXPECT_NEAR(all_reduce_seconds(4, 1e6, collective_link(c, CollectiveKind::all_reduce, 4, 1)), 3.4667e-3, 1e-7);
+  // Same placement, another stride (a DP group of 2 in a world of 8 would have stride 4).
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_gather, 2, 4).name, "ag2s2");
+  // No entry for this kind, size or placement: the intra-node link.
+  EXPECT_EQ(&collective_link(c, CollectiveKind::reduce_scatter, 4, 1), &c.intra_node);
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_gather, 2, 1), &c.intra_node);
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 2, 2), &c.intra_node);
+  // A group that leaves the node never uses the table.
+  c.num_nodes = 2;
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 4, 4), &c.inter_node);
+}
+
 }  // namespace
 }  // namespace planner
