@@ -12,5 +12,11 @@ struct BlasInfo {
 };
 BlasInfo blas_info();
 std::string blas_fix_hint();  // the update-alternatives command that switches to OpenBLAS
+// Sets OpenBLAS's own thread pool to n threads (at::set_num_threads does not reach it). OpenBLAS
+// sizes its pool once, from the CPUs the process could use when the library was loaded (the
+// launcher, before binding), and its idle workers spin with sched_yield: left alone, every rank
+// runs a second GEMM thread on the core it was bound to. Returns false when the BLAS is not
+// OpenBLAS (nothing to do).
+bool set_blas_threads(int n);
 
 }  // namespace planner::executor

@@ -111,7 +111,11 @@ struct CalibrateOptions {
   std::vector<int64_t> micro_batches{1};
   std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 16 MiB, x4
   int repeats = 9;                    // timed repetitions per point (median), after one warm-up
-  double min_time_s = 0.002;          // a GEMM / kernel is repeated until a sample lasts this long
+  // A GEMM / kernel is repeated until a sample lasts this long. Long enough to span several
+  // scheduler time slices (CFS gives each of 2 runnable tasks ~6 ms), so that on a host with more
+  // ranks than cores the rate includes the time sharing that training's compute sees: with
+  // 2 ms samples most ran unshared (GEMM residuals 27% rms), with 30 ms 6%.
+  double min_time_s = 0.03;
   std::string out_path;               // the profile; the side document is calibration_doc_path(out)
   double run_timeout_s = 900;
   int threads_per_rank = 0;           // 0: as `planner train` (max(1, cores / ranks))

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "core/error.h"
 
@@ -90,6 +91,14 @@ class GlooComm : public Comm {
       throw CommError(std::string(what) + " on group '" + name_ + "' (rank " + std::to_string(rank_) + " of " +
                       std::to_string(size_) + ") failed: " + e.what());
     }
+    // ProcessGroupGloo's worker thread still holds the finished work (and with it the collective's
+    // tensors, e.g. all_to_all's receive buffer or all_gather's flat output) until it is next
+    // scheduled. Wait for it to let go, so those tensors are freed here, when the caller drops the
+    // work, and not at a moment that depends on thread timing: measured, the peak memory of
+    // feedforward:512x1024 dp=4 was 30.25 or 36.25 MiB from run to run (one unit-sized buffer).
+    // Bounded: after 50 ms the work is left to the worker.
+    const auto until = Clock::now() + std::chrono::milliseconds(50);
+    while (w.use_count() > 1 && Clock::now() < until) std::this_thread::yield();
   }
 
   static void check_dtype(const at::Tensor& t, const char* what) {

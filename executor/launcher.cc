@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "executor/blas.h"
 
 namespace planner::executor {
 
@@ -161,6 +162,7 @@ void bind_this_process(RankContext& ctx) {
   ::mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
   if (ctx.bind_cpus) bind_this_process(ctx);
   at::set_num_threads(ctx.threads);
+  set_blas_threads(ctx.threads);
   auto* wd = new Watchdog{ctx, store_desc, fault_timeout_s, {}};  // lives until _exit
   wd->start();
   int rc = 0;

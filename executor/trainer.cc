@@ -57,6 +57,14 @@ BlasInfo blas_info() {
   return b;
 }
 
+bool set_blas_threads(int n) {
+  using SetThreads = void (*)(int);
+  auto* set = reinterpret_cast<SetThreads>(::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (!set) return false;
+  set(n);
+  return true;
+}
+
 std::string blas_fix_hint() {
   return "LibTorch is using the netlib reference BLAS (about 20x slower than OpenBLAS). Fix: sudo apt-get install "
          "libopenblas0-pthread && sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu "

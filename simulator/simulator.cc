@@ -375,15 +375,20 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         // Head backward: the output weight's grad waits for the root's reduce at the end.
         at.push_back({G_first, gathered_fwd, acc + head_w + d.h * c, Ld * A, bwd_tail, 0, 0});
         // Last block's gradient hook: it is gathered again, then the block before is prefetched
-        // into a unit-sized buffer. (Gloo's all_gather also fills a flat unit-sized tensor of its
-        // own, but only while its worker thread runs the collective: not counted.)
+        // into a unit-sized buffer.
         if (reshard && L > 1)
           at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0});
         // Last block's reduce: its full params, the prefetch in flight, its grads, the zeroed
-        // send buffer, the all_to_all receive buffer and the output shard.
+        // send buffer, the all_to_all receive buffer and the output shard. Gloo's all_gather
+        // gathers into a flat unit-sized tensor of its own and copies out at the end; it is alive
+        // while the worker runs the prefetch, and the worker (one per group) runs the prefetch
+        // before this reduce, so on Gloo the prefetch counts twice here: an upper bound that
+        // measured runs reach (llama-tiny dp=4: 43,758,284 B on every rank once the executor
+        // frees each collective's tensors at wait(); docs/cost-model.md).
+        const double prefetch = reshard && L > 1 ? (cl.backend == "gloo" ? 2.0 : 1.0) * Bk : 0.0;
         if (L > 0)
           at.push_back({G_first, R + (reshard ? Bk : Ld * Bk), acc + head_w + d.h * c + Bk, (Ld - 1) * A, x_bytes,
-                        (reshard && L > 1 ? Bk : 0.0) + 2.0 * Bk + shard_B, 0});
+                        prefetch + 2.0 * Bk + shard_B, 0});
         // Root's reduce at the end of backward: all its grads, send and receive buffers.
         at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, 2.0 * R + shard_R, 0});
       } else {

@@ -53,6 +53,9 @@ void register_calibrate(CLI::App& app) {
   c->add_option("--base", a->o.base_cluster,
                 "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
   c->add_option("--repeats", a->o.repeats, "Timed repetitions per point (median)")->capture_default_str();
+  c->add_option("--min-time", a->o.min_time_s,
+                 "Seconds each GEMM / kernel sample lasts at least (the kernel is repeated inside it)")
+      ->capture_default_str();
   c->add_option("--threads-per-rank", a->o.threads_per_rank, "Intra-op threads per rank (default as planner train)");
   c->add_option("--cpu-bind", a->o.cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
       ->capture_default_str();

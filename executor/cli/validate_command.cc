@@ -30,7 +30,7 @@ namespace {
 struct ValidateArgs {
   std::string model, cluster = "cpu-gloo", out = "validate.json", runs_dir, ac = "none";
   int ranks = 4;
-  int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 6, warmup = 2;
+  int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 20, warmup = 5;
   double run_timeout_s = 600, max_memory_error = 0.03, max_step_time_error = 0.10, max_ranking_gap = 0.05;
   bool force = false, allow_other_host = false, no_reshard = false;
   int threads = 0;

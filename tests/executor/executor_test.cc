@@ -254,6 +254,13 @@ TrainConfig small_config(const std::string& model, int64_t dp, int64_t tp, int64
   c.warmup_steps = 1;
   c.seed = 1234;
   c.adamw.lr = 1e-3;
+  // AdamW turns a gradient element g into an update of about lr * g / (|g| + eps). With the usual
+  // eps = 1e-8, an element whose gradient is fp32 rounding noise (|g| ~ 1e-9, its sign set by the
+  // summation order, which TP and DP change) moves by up to ~lr either way: measured, 26-41 of
+  // llama-tiny's 4.2M parameters then differ by 1e-5 to 3e-3 after 5 steps although every loss
+  // matches. eps = 1e-6 keeps such noise from being amplified and leaves real gradients
+  // (|g| >> 1e-6) as they were, so the parameters can be compared tightly.
+  c.adamw.eps = 1e-6;
   c.progress = false;
   return c;
 }
@@ -307,10 +314,10 @@ void expect_equivalent(const RunOutput& ref, const RunOutput& got, const std::st
   // The loss must actually move, or the comparison proves little.
   EXPECT_LT(ref.loss.back(), ref.loss.front()) << label;
   ASSERT_EQ(got.params.size(), ref.params.size()) << label;
-  // Parameters: AdamW's first steps are sign-like (update ~ lr * g / |g| for |g| >> eps), so an
-  // element whose gradient is as small as fp32 rounding noise can move by up to ~lr in either
-  // direction depending on the summation order of its gradient. Every element must agree within
-  // 1e-5, except at most 1 in 10^4 elements, which must still agree within 5 x lr (5e-3).
+  // Parameters (AdamW eps = 1e-6, see small_config): every element within 1e-5, except at most
+  // 1 in 10^5 elements, which must still agree within 1e-4 (measured: 2-3 of llama-tiny's
+  // tok_embeddings elements, up to 5.2e-5; the single-process run with selective checkpointing
+  // differs from the plain one the same way, so this is rounding, not sharding).
   int64_t total = 0, loose = 0;
   for (const auto& [name, t] : ref.params) {
     ASSERT_TRUE(got.params.count(name)) << label << " " << name;
@@ -319,9 +326,13 @@ void expect_equivalent(const RunOutput& ref, const RunOutput& got, const std::st
     at::Tensor diff = (g - t).abs();
     total += diff.numel();
     loose += diff.gt(1e-5).sum().item<int64_t>();
-    EXPECT_LT(diff.max().item<double>(), 5e-3) << label << " " << name;
+    if (diff.gt(1e-5).sum().item<int64_t>() > 0)  // which tensors, for the log
+      std::printf("  %s %s: %lld of %lld, max %.3g\n", label.c_str(), name.c_str(),
+                  static_cast<long long>(diff.gt(1e-5).sum().item<int64_t>()), static_cast<long long>(diff.numel()),
+                  diff.max().item<double>());
+    EXPECT_LT(diff.max().item<double>(), 1e-4) << label << " " << name;
   }
-  EXPECT_LE(loose * 10000, total) << label << ": " << loose << " of " << total << " elements differ by more than 1e-5";
+  EXPECT_LE(loose * 100000, total) << label << ": " << loose << " of " << total << " elements differ by more than 1e-5";
   std::printf("%s: %lld of %lld parameter elements differ by more than 1e-5\n", label.c_str(), static_cast<long long>(loose),
               static_cast<long long>(total));
 }
