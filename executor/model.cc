@@ -326,10 +326,8 @@ void check_tp_divides(const ModelSpec& model, int64_t tp, const std::string& whe
   }
 }
 
-ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const Mesh& mesh, Comms* comms,
-                           const ExecOptions& opts, uint64_t seed)
-    : model_(model), dp_(dp), tp_(tp), mesh_(mesh), comms_(comms), opts_(opts) {
-  check_tp_divides(model, tp, "--tp");
+std::vector<Unit> build_units(const ModelSpec& model, int64_t dp, int64_t tp) {
+  std::vector<Unit> units;
   const auto plan = default_tp_plan(model.kind);
   auto add_param = [&](Unit& u, const TensorSpec& t, const std::string& name) {
     ParamInfo p;
@@ -352,13 +350,13 @@ ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const
     Unit u;
     u.name = "feed_forward";
     for (const auto& t : tensors) add_param(u, t, t.module);
-    units_.push_back(std::move(u));
+    units.push_back(std::move(u));
   } else {
     Unit root;
     root.name = "root";
     for (const auto& t : tensors)
       if (!t.per_layer) add_param(root, t, t.module);
-    units_.push_back(std::move(root));
+    units.push_back(std::move(root));
     for (int64_t l = 0; l < model.n_layers; ++l) {
       Unit u;
       u.name = "layers." + std::to_string(l);
@@ -368,9 +366,17 @@ ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const
         name.replace(name.find('*'), 1, std::to_string(l));
         add_param(u, t, name);
       }
-      units_.push_back(std::move(u));
+      units.push_back(std::move(u));
     }
   }
+  return units;
+}
+
+ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const Mesh& mesh, Comms* comms,
+                           const ExecOptions& opts, uint64_t seed)
+    : model_(model), dp_(dp), tp_(tp), mesh_(mesh), comms_(comms), opts_(opts) {
+  check_tp_divides(model, tp, "--tp");
+  units_ = build_units(model, dp, tp);
   // Initialise: the full tensor from (seed, name), then this rank's TP slice, then its FSDP rows.
   at::NoGradGuard ng;
   for (auto& u : units_) {

@@ -129,6 +129,11 @@ class ShardedModel {
 Batch make_batch(const ModelSpec& model, int64_t seq_len, int64_t global_batch, int64_t dp, int dp_index,
                  int64_t micro_batch, int64_t micro_index, int64_t step, uint64_t seed);
 
+// The FSDP units of a model at (dp, tp), parameters laid out in each unit's flat shard, no
+// tensors allocated: llama: [root, layers.0, ...]; feedforward: [feed_forward]. ShardedModel
+// builds its units with it, and a checkpoint written at another split is read through it.
+std::vector<Unit> build_units(const ModelSpec& model, int64_t dp, int64_t tp);
+
 // Checks that the plan can run with this model (tp divides heads, kv heads, dims, vocab).
 void check_tp_divides(const ModelSpec& model, int64_t tp, const std::string& where);
 

@@ -176,7 +176,7 @@ void register_train(CLI::App& app) {
   c->add_option("--record", a->record, "Write the run record (planner-run/1 JSON) to this file");
   c->add_option("--checkpoint-dir", a->checkpoint_dir, "Save each rank's shards + meta.json here at the end");
   c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps");
-  c->add_option("--resume", a->resume, "Resume from a checkpoint directory (same dp x tp)");
+  c->add_option("--resume", a->resume, "Resume from a checkpoint directory (another dp x tp is resharded on load)");
   c->add_flag("--no-prefetch", a->no_prefetch, "Do not all-gather the next FSDP unit ahead of time");
   c->add_flag("--quiet", a->quiet, "No per-step progress line");
   c->add_flag("--print-launch-lines", a->print_lines, "Print the torchrun and srun lines for this plan and exit");
