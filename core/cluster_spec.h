@@ -40,9 +40,8 @@ struct LinkSpec {
 // A collective measured on this cluster (`planner calibrate`): the ring formula's alpha and B
 // (simulator/collectives.h) fitted to one kind's samples on one group shape inside a node. Where
 // a plan's collective has an entry, the simulator prices it on `link` instead of intra_node:
-// measured per kind and group because the algorithms differ (Gloo's reduce_scatter is an
-// all_to_all, its all_reduce a ring or halving-doubling by size) and so does how the ranks of a
-// group share the host (on an oversubscribed CPU, per-step latency is the scheduler's).
+// measured per kind and group because the algorithms differ (the executor's Gloo reduce_scatter
+// is an all_to_all plus a local sum) and so does how the ranks of a group share the host (on an oversubscribed CPU, per-step latency is the scheduler's).
 struct CollectiveFitSpec {
   std::string kind;       // all_gather, reduce_scatter or all_reduce
   int64_t group_size = 2;
