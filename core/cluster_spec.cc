@@ -30,6 +30,7 @@ Json cluster_to_json(const ClusterSpec& c) {
       {"efficiency",
        {{"gemm", c.efficiency.gemm},
         {"gemm_overhead_us", c.efficiency.gemm_overhead_s * 1e6},
+        {"op_overhead_us", c.efficiency.op_overhead_s * 1e6},
         {"attention", c.efficiency.attention},
         {"memory", c.efficiency.memory}}},
       {"intra_node", link(c.intra_node)},
@@ -109,7 +110,7 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
   c.device.gemm_tile_n = d.get_int("gemm_tile_n", 1, 128);
   if (r.has("efficiency")) {
     JsonReader e = r.child("efficiency");
-    e.reject_unknown_keys({"gemm", "gemm_overhead_us", "attention", "memory"});
+    e.reject_unknown_keys({"gemm", "gemm_overhead_us", "op_overhead_us", "attention", "memory"});
     auto frac = [&](const char* k, double fb) {
       double v = e.get_number(k, 0.0, false, fb);
       if (v > 1.0) throw InputError(e.file(), e.field_path(k), "must be in (0, 1], got " + std::to_string(v));
@@ -119,6 +120,9 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
     c.efficiency.attention = frac("attention", c.efficiency.attention);
     c.efficiency.memory = frac("memory", c.efficiency.memory);
     c.efficiency.gemm_overhead_s = e.get_number("gemm_overhead_us", 0.0, true, c.efficiency.gemm_overhead_s * 1e6) * 1e-6;
+    // Absent (files written before the field existed): the GEMM's fixed cost, as before.
+    c.efficiency.op_overhead_s =
+        e.get_number("op_overhead_us", 0.0, true, c.efficiency.gemm_overhead_s * 1e6) * 1e-6;
   }
   c.intra_node = link_from_json(r.child("intra_node"));
   c.inter_node = link_from_json(r.child("inter_node"));

@@ -25,6 +25,9 @@ struct DeviceSpec {
 struct EfficiencySpec {
   double gemm = 0.75;            // fraction of peak a large, tile-aligned GEMM reaches
   double gemm_overhead_s = 5e-6; // fixed time per GEMM call (launch + ramp)
+  // Fixed time per eager non-GEMM kernel in a training step (dispatch + autograd bookkeeping):
+  // the CPU executor's cost per small op (docs/cost-model.md, "Eager op overhead").
+  double op_overhead_s = 5e-6;
   double attention = 0.5;        // fraction of peak for the fused attention kernel (fwd and bwd)
   double memory = 0.8;           // fraction of mem_bw elementwise/optimizer kernels reach
 };

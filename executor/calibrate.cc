@@ -347,7 +347,15 @@ double time_kernel(F&& fn, int repeats, double min_time_s) {
 
 struct RankMeasurements {
   std::vector<double> gemm_s, attention_s, memory_s, collective_s;
+  double eager_op_s = 0;
 };
+
+// The eager-op probe: a chain of kEagerOps multiplications of a tiny tensor (256 floats: the
+// bytes cost nothing) recorded by autograd, a sum, and its backward (one kernel per
+// multiplication, an expand for the sum): 2 * (kEagerOps + 1) kernels, each paying the fixed
+// cost of an op in a training step.
+constexpr int kEagerOps = 16;
+constexpr double kEagerKernels = 2.0 * (kEagerOps + 1);
 
 }  // namespace
 
@@ -372,7 +380,7 @@ ClusterSpec calibration_base_cluster(const CalibrateOptions& o) {
 CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& host,
                                   const std::vector<GemmSample>& gemms, const std::vector<GemmSample>& attention,
                                   const std::vector<MemorySample>& memory,
-                                  const std::vector<CollectiveSample>& collectives) {
+                                  const std::vector<CollectiveSample>& collectives, double eager_op_s) {
   CalibrationResult res;
   ClusterSpec c = base;
   const double peak = c.device.peak_fp32_flops_per_s;
@@ -388,6 +396,7 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
   const double peak_used = c.device.peak_fp32_flops_per_s;
   c.efficiency.gemm = std::min(1.0, gf.rate_flops_per_s / peak_used);
   c.efficiency.gemm_overhead_s = gf.overhead_s;
+  c.efficiency.op_overhead_s = eager_op_s > 0 ? eager_op_s : gf.overhead_s;
   GemmFit af;
   bool have_attention = !attention.empty();
   if (have_attention) {
@@ -453,6 +462,9 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
                   {"residual_rel", mf.fit.residual_rel[i]}});
   m["samples"] = ms;
   d["memory"] = m;
+  d["eager_op"] = {{"model", "t(16 autograd-recorded multiplications of 256 floats, sum, backward) / 34 kernels"},
+                   {"op_overhead_s", c.efficiency.op_overhead_s},
+                   {"measured", eager_op_s > 0}};
 
   Json col;
   col["model"] = "t = steps * latency_s + bus_bytes / bw_Bps (+ Gloo reduce_scatter local sum at the fitted memory bandwidth)";
@@ -616,6 +628,20 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
       mine.memory_s.push_back(time_kernel([&] { at::Tensor c = a + b; device_sync(o.backend); }, o.repeats, o.min_time_s));
     }
   }
+  {
+    if (talk) std::fprintf(stderr, "\rcalibrate: eager op overhead           ");
+    at::Tensor x = at::randn({256}, opts).requires_grad_(true);
+    world->barrier();
+    const double t = time_kernel(
+        [&] {
+          at::Tensor y = x;
+          for (int q = 0; q < kEagerOps; ++q) y = y * 1.0001;
+          y.sum().backward();
+          device_sync(o.backend);
+        },
+        o.repeats, o.min_time_s);
+    mine.eager_op_s = t / kEagerKernels;
+  }
   // Collectives over the mesh's groups: for size g, consecutive groups (TP) and strided (DP).
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
   int ci = 0;
@@ -680,7 +706,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   }
   if (talk) std::fprintf(stderr, "\n");
   Json j = {{"gemm", mine.gemm_s}, {"attention", mine.attention_s}, {"memory", mine.memory_s},
-            {"collectives", mine.collective_s}};
+            {"collectives", mine.collective_s}, {"eager_op", mine.eager_op_s}};
   const std::string text = j.dump();
   ctx.store->set("planner/calibration/" + std::to_string(ctx.rank), std::vector<uint8_t>(text.begin(), text.end()));
   world->barrier();
@@ -700,12 +726,14 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   for (size_t i = 0; i < w.gemms.size(); ++i) w.gemms[i].seconds = take_max("gemm", i);
   for (size_t i = 0; i < w.attention.size(); ++i) w.attention[i].seconds = take_max("attention", i);
   for (size_t i = 0; i < w.memory.size(); ++i) w.memory[i].seconds = take_max("memory", i);
+  double eager_op_s = 0;
+  for (const auto& a : all) eager_op_s = std::max(eager_op_s, a.at("eager_op").get<double>());
   for (size_t i = 0; i < w.collectives.size(); ++i) w.collectives[i].seconds = take_max("collectives", i);
   const std::vector<GemmSample>& att = w.attention;
   ClusterSpec base = calibration_base_cluster(o);
   HostIdentity host = this_host();
   host.cores = ctx.machine_cpus;  // this rank may be bound to fewer
-  CalibrationResult res = fit_calibration(base, host, w.gemms, att, w.memory, w.collectives);
+  CalibrationResult res = fit_calibration(base, host, w.gemms, att, w.memory, w.collectives, eager_op_s);
   res.document["threads_per_rank"] = ctx.threads;
   Json prof = cluster_to_json(res.profile);
   prof["source"] = "planner calibrate on host '" + host.hostname + "' (" + host.cpu_model + ", " +
@@ -729,6 +757,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
     std::printf("  attention  efficiency %.3f                                   residuals: rms %.1f%%, max %.1f%% (%zu shapes)\n",
                 c.efficiency.attention, 100 * d["attention"]["residuals"]["rms_rel"].get<double>(),
                 100 * d["attention"]["residuals"]["max_abs_rel"].get<double>(), att.size());
+  std::printf("  eager op   %.1f us per kernel in a training step (dispatch + autograd)\n", c.efficiency.op_overhead_s * 1e6);
   std::printf("  memory     %.2f GB/s (efficiency %.3f of %.2f GB/s)               residuals: rms %.1f%%, max %.1f%% (%zu sizes)\n",
               c.device.mem_bw_Bps * c.efficiency.memory / 1e9, c.efficiency.memory, c.device.mem_bw_Bps / 1e9,
               100 * d["memory"]["residuals"]["rms_rel"].get<double>(), 100 * d["memory"]["residuals"]["max_abs_rel"].get<double>(),

@@ -125,6 +125,8 @@ struct CalibrateOptions {
 // The cluster the fits start from (vendor peaks for this host) and update.
 ClusterSpec calibration_base_cluster(const CalibrateOptions& o);
 // The fitted profile: base cluster with the fitted efficiency, memory bandwidth and intra-node link.
+// eager_op_s > 0: the measured fixed cost of an eager op in training (efficiency.op_overhead_s);
+// 0 keeps the GEMM fit's per-call overhead there.
 struct CalibrationResult {
   ClusterSpec profile;
   Json document;  // "planner-calibration/1": host, raw samples, fits, residuals
@@ -132,7 +134,7 @@ struct CalibrationResult {
 CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& host,
                                   const std::vector<GemmSample>& gemms, const std::vector<GemmSample>& attention,
                                   const std::vector<MemorySample>& memory,
-                                  const std::vector<CollectiveSample>& collectives);
+                                  const std::vector<CollectiveSample>& collectives, double eager_op_s = 0);
 // Launches o.ranks ranks, measures, fits, and writes the profile and its side document atomically
 // (side document first; the profile's rename is the commit). Returns the launcher's exit code;
 // nothing is written unless every rank finished.

@@ -541,11 +541,11 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_rs_link) : 0.0;
   double opt_ops_s = 0;
   if (kernels_ == KernelFlavor::composed) {
-    // The CPU executor is eager: every op pays a fixed dispatch cost besides its bytes, the same
-    // fixed cost per call the GEMM fit measures (efficiency.gemm_overhead_s; GEMMs already pay
-    // it). Kernels counted from executor/model.cc (docs/cost-model.md, "Eager op overhead");
-    // backward runs about two kernels per forward one.
-    const double op_s = cl.efficiency.gemm_overhead_s;
+    // The CPU executor is eager: every op pays a fixed cost besides its bytes (dispatch and
+    // autograd bookkeeping; efficiency.op_overhead_s, which `planner calibrate` measures on a
+    // chain of small ops with autograd). Kernels counted from executor/model.cc
+    // (docs/cost-model.md, "Eager op overhead"); backward runs about two kernels per forward one.
+    const double op_s = cl.efficiency.op_overhead_s;
     const double tp_clones = tp > 1 ? 2.0 : 0.0;  // copy_to_tp / reduce_from_tp clones
     double block_fwd_ops, post_fwd_ops, post_bwd_ops, params_per_block;
     if (llama) {

@@ -143,6 +143,7 @@ ClusterSpec cpu_gloo_cluster(int64_t cores, int64_t ranks, double ghz, int64_t f
   c.inter_node = link("Gloo TCP network", 1.25, 50e-6, 1.0);
   c.efficiency.gemm = 0.6;
   c.efficiency.gemm_overhead_s = 2e-6;
+  c.efficiency.op_overhead_s = 2e-6;
   c.efficiency.attention = 0.3;
   c.efficiency.memory = 1.0;
   c.comm_overlaps_compute = false;  // Gloo's work runs on the same cores as compute

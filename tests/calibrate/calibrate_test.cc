@@ -147,8 +147,10 @@ TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
   std::vector<CollectiveSample> c;
   for (double b : {4096.0, 1e6}) c.push_back({FitCollective::all_gather, 2, 1, b, 30e-6 + 0.5 * b / 2e9});
   HostIdentity h{"hostA", "CPU A", 2, ""};
-  CalibrationResult r = fit_calibration(base, h, g, att, m, c);
+  CalibrationResult r = fit_calibration(base, h, g, att, m, c, 20e-6);
   EXPECT_NEAR(r.profile.efficiency.gemm, 0.4, 1e-9);        // 40 / 100 GFLOP/s
+  EXPECT_NEAR(r.profile.efficiency.gemm_overhead_s, 5e-6, 1e-12);
+  EXPECT_NEAR(r.profile.efficiency.op_overhead_s, 20e-6, 1e-15);  // the eager-op probe, not the GEMM fit
   EXPECT_NEAR(r.profile.efficiency.attention, 0.2, 1e-9);   // 20 / 100
   EXPECT_NEAR(r.profile.efficiency.memory, 0.5, 1e-9);      // 4 / 8 GB/s
   EXPECT_NEAR(r.profile.intra_node.bw_Bps, 2e9, 1.0);
@@ -157,6 +159,7 @@ TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
   Json j = cluster_to_json(r.profile);
   ClusterSpec back = cluster_from_json(JsonReader(j, "profile.json"));
   EXPECT_NEAR(back.efficiency.gemm, 0.4, 1e-9);
+  EXPECT_NEAR(back.efficiency.op_overhead_s, 20e-6, 1e-12);
   EXPECT_EQ(r.document["host"]["hostname"], "hostA");
   EXPECT_EQ(r.document["gemm"]["samples"].size(), 2u);
   // One table entry for the one kind and group measured, with the same numbers.

@@ -61,6 +61,15 @@ TEST(ClusterJson, IncompleteAndUnknownFields) {
             "node.json: field 'efficiency.gemm': must be in (0, 1], got 1.500000");
 }
 
+TEST(ClusterJson, EagerOpOverheadDefaultsToTheGemmOverhead) {
+  Json j = cluster_to_json(resolve_cluster("cpu-gloo"));
+  j["efficiency"]["gemm_overhead_us"] = 7.0;
+  j["efficiency"].erase("op_overhead_us");  // a profile written before the field existed
+  EXPECT_DOUBLE_EQ(cluster_from_json(JsonReader(j, "old.json")).efficiency.op_overhead_s, 7e-6);
+  j["efficiency"]["op_overhead_us"] = 25.0;
+  EXPECT_DOUBLE_EQ(cluster_from_json(JsonReader(j, "new.json")).efficiency.op_overhead_s, 25e-6);
+}
+
 TEST(ClusterJson, CalibratedCollectiveTable) {
   Json j = cluster_to_json(resolve_cluster("cpu-gloo"));
   j["collectives"] = Json::parse(R"([
