@@ -50,6 +50,7 @@ struct Unit {
   bool gathered = false;
   at::Tensor gather_buffer;
   std::unique_ptr<CommHandle> pending;  // prefetch in flight into gather_buffer
+  bool landed = false;  // the prefetch completed into gather_buffer, not yet copied out
   std::vector<at::Tensor> accumulated_grads;  // grad_sync=last: unsharded grads between micro-batches
   // AdamW states on the shard.
   at::Tensor exp_avg, exp_avg_sq;

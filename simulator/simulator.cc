@@ -378,14 +378,11 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         // into a unit-sized buffer.
         if (reshard && L > 1)
           at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0});
-        // Last block's reduce: its full params, the prefetch in flight, its grads, the zeroed
-        // send buffer, the all_to_all receive buffer and the output shard. Gloo's all_gather
-        // gathers into a flat unit-sized tensor of its own and copies out at the end; it is alive
-        // while the worker runs the prefetch, and the worker (one per group) runs the prefetch
-        // before this reduce, so on Gloo the prefetch counts twice here: an upper bound that
-        // measured runs reach (llama-tiny dp=4: 43,758,284 B on every rank once the executor
-        // frees each collective's tensors at wait(); docs/cost-model.md).
-        const double prefetch = reshard && L > 1 ? (cl.backend == "gloo" ? 2.0 : 1.0) * Bk : 0.0;
+        // Last block's reduce: its full params, the prefetch (landed: on Gloo the executor
+        // finishes it before allocating the reduce's buffers, so Gloo's own flat all_gather
+        // output is gone), its grads, the zeroed send buffer, the all_to_all receive buffer and
+        // the output shard.
+        const double prefetch = reshard && L > 1 ? Bk : 0.0;
         if (L > 0)
           at.push_back({G_first, R + (reshard ? Bk : Ld * Bk), acc + head_w + d.h * c + Bk, (Ld - 1) * A, x_bytes,
                         prefetch + 2.0 * Bk + shard_B, 0});
