@@ -328,18 +328,20 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Median over `repeats` samples of fn's time; fn is repeated inside a sample until it lasts
-// min_time_s (per-call time = sample / calls).
+// min_time_s (per-call time = sample / calls). fn(i) gets a running call index (for operands
+// that rotate, ColdOperands).
 template <class F>
 double time_kernel(F&& fn, int repeats, double min_time_s) {
-  fn();  // warm-up (allocations, BLAS threads)
+  int64_t i = 0;
+  fn(i++);  // warm-up (allocations, BLAS threads)
   auto t0 = Clock::now();
-  fn();
+  fn(i++);
   const double one = std::max(1e-7, seconds_since(t0));
   const int calls = std::max(1, std::min(1000, static_cast<int>(min_time_s / one)));
   std::vector<double> v;
   for (int r = 0; r < repeats; ++r) {
     auto t = Clock::now();
-    for (int c = 0; c < calls; ++c) fn();
+    for (int c = 0; c < calls; ++c) fn(i++);
     v.push_back(seconds_since(t) / calls);
   }
   return median(v);
@@ -356,6 +358,32 @@ struct RankMeasurements {
 // cost of an op in a training step.
 constexpr int kEagerOps = 16;
 constexpr double kEagerKernels = 2.0 * (kEagerOps + 1);
+
+// Operands are read from memory, not from cache. In a training step every weight, saved
+// activation and gradient is read once per pass, after the rest of the step (and, with more
+// ranks than cores, the other ranks) went through the caches; a kernel timed in a loop on the
+// same operands runs from cache. Each timed call therefore takes its operands from the next slot
+// of a 128 MiB buffer (larger than a CPU's last-level cache per core complex and an H100's 50 MB
+// L2), as cache-flushing benchmarks do. Measured on this 2-core host, one rank, one thread: the
+// GEMMs of llama-tiny take 8-18% longer cold than hot (64x768x256: 272 us hot, 299 us cold).
+constexpr int64_t kColdPoolBytes = int64_t{128} << 20;
+
+class ColdOperands {
+ public:
+  explicit ColdOperands(const at::TensorOptions& opts)
+      : buf_(at::rand({kColdPoolBytes / 4}, opts)) {}  // uniform [0, 1): no denormals, no overflow
+  // Call i's operands: the pool cut into slots of `slot_numel` floats, slot i (mod the count);
+  // `count` floats from `offset` in it, shaped `sizes`.
+  at::Tensor take(int64_t i, int64_t slot_numel, int64_t offset, at::IntArrayRef sizes) const {
+    const int64_t slots = std::max<int64_t>(1, buf_.numel() / slot_numel);
+    int64_t count = 1;
+    for (auto d : sizes) count *= d;
+    return buf_.narrow(0, (i % slots) * slot_numel + offset, count).view(sizes);
+  }
+
+ private:
+  at::Tensor buf_;
+};
 
 }  // namespace
 
@@ -608,24 +636,39 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   {
     at::NoGradGuard ng;
     int i = 0;
+    const ColdOperands pool(opts);
     for (auto& g : w.gemms) {
-      at::Tensor a = at::randn({g.m, g.k}, opts), b = at::randn({g.k, g.n}, opts);
+      const int64_t na = g.m * g.k, nb = g.k * g.n;
       world->barrier();
-      mine.gemm_s.push_back(time_kernel([&] { at::Tensor c = at::mm(a, b); device_sync(o.backend); }, o.repeats, o.min_time_s));
+      mine.gemm_s.push_back(time_kernel(
+          [&](int64_t c) {
+            at::Tensor y = at::mm(pool.take(c, na + nb, 0, {g.m, g.k}), pool.take(c, na + nb, na, {g.k, g.n}));
+            device_sync(o.backend);
+          },
+          o.repeats, o.min_time_s));
       if (talk) std::fprintf(stderr, "\rcalibrate: GEMM %d/%zu", ++i, w.gemms.size());
     }
     for (auto& g : w.attention) {
-      at::Tensor a = at::randn({g.batch, g.m, g.k}, opts);
-      at::Tensor b = at::randn({g.batch, g.k, g.n}, opts);
+      const int64_t na = g.batch * g.m * g.k, nb = g.batch * g.k * g.n;
       world->barrier();
-      mine.attention_s.push_back(time_kernel([&] { at::Tensor c = at::bmm(a, b); device_sync(o.backend); }, o.repeats, o.min_time_s));
+      mine.attention_s.push_back(time_kernel(
+          [&](int64_t c) {
+            at::Tensor y = at::bmm(pool.take(c, na + nb, 0, {g.batch, g.m, g.k}),
+                                   pool.take(c, na + nb, na, {g.batch, g.k, g.n}));
+            device_sync(o.backend);
+          },
+          o.repeats, o.min_time_s));
     }
     if (talk) std::fprintf(stderr, "\rcalibrate: memory-bound kernel          ");
     for (auto& m : w.memory) {
       const int64_t n = static_cast<int64_t>(m.bytes / 12.0);
-      at::Tensor a = at::randn({n}, opts), b = at::randn({n}, opts);
       world->barrier();
-      mine.memory_s.push_back(time_kernel([&] { at::Tensor c = a + b; device_sync(o.backend); }, o.repeats, o.min_time_s));
+      mine.memory_s.push_back(time_kernel(
+          [&](int64_t c) {
+            at::Tensor y = pool.take(c, 2 * n, 0, {n}) + pool.take(c, 2 * n, n, {n});
+            device_sync(o.backend);
+          },
+          o.repeats, o.min_time_s));
     }
   }
   {
@@ -633,7 +676,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
     at::Tensor x = at::randn({256}, opts).requires_grad_(true);
     world->barrier();
     const double t = time_kernel(
-        [&] {
+        [&](int64_t) {
           at::Tensor y = x;
           for (int q = 0; q < kEagerOps; ++q) y = y * 1.0001;
           y.sum().backward();

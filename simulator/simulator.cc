@@ -336,9 +336,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     // every line's maximum. Shards: params P, grads G (absent until a unit's first reduce when
     // there is one micro-batch), AdamW states. dp > 1: a unit is gathered into a buffer, copied
     // into its full params, its grads copied into a zeroed buffer whose Gloo reduce-scatter
-    // (all_to_all) receives into another unit-sized buffer. dp = 1: the params are views of the
-    // flat shard, so every param grad is scattered into a zeroed unit-sized buffer (slice
-    // backward) and summed into the unit's pending gradient.
+    // (all_to_all) receives into another unit-sized buffer. dp = 1: the params live on the flat
+    // shard; a unit's param grads wait until the last of them is computed, then are copied into
+    // one unit-sized flat gradient (SplitUnit in executor/model.cc).
     const double P = mem.master_params_bytes, adam = mem.optimizer_bytes, G_full = mem.grads_bytes;
     const double G_first = ga > 1 ? G_full : 0.0;  // shard grads alive during backward
     const double R = root_unit_numel * c, Bk = block_unit_numel * c;
@@ -389,16 +389,19 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         // Root's reduce at the end of backward: all its grads, send and receive buffers.
         at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, 2.0 * R + shard_R, 0});
       } else {
-        // dp = 1: autograd runs a unit's slice-backward nodes after the unit's compute (they were
-        // created first, when the views were taken), so the head's weight grad waits to the end;
-        // the last block's param grads are all computed, then scattered one by one into zeroed
-        // unit-sized tensors summed out of place (old + new + sum alive). At the first sum the
-        // grads of w3 and w2 have been scattered, the others still wait.
-        const double pending = Bk - 2.0 * d.f * d.h * c;
-        if (L > 0)
-          at.push_back({G_first, 0, acc + head_w + 3.0 * Bk + pending, (Ld - 1) * A, x_bytes, 0, 0});
-        // End of backward: the root's grads scattered and summed the same way.
-        at.push_back({G_first, 0, acc + 3.0 * R + head_w, 0, x_bytes, 0, 0});
+        // dp = 1: a unit's SplitUnit node runs once all its param grads are computed (it was
+        // created before the unit's ops, so autograd runs it before the block below), with the
+        // grads and the flat gradient they are copied into alive: 2 Bk. The root's grads (the
+        // head's weight and the final norm) wait for the root's node at the very end. Going down
+        // the blocks one A of activations is freed and one Bk of shard grad kept per block, so
+        // the largest of these instants is at the first or the last block.
+        const double root_pending = head_w + d.h * c;
+        if (L > 0) {
+          at.push_back({G_first, 0, acc + root_pending + 2.0 * Bk, (Ld - 1) * A, x_bytes, 0, 0});
+          at.push_back({ga > 1 ? G_full : (Ld - 1) * Bk, 0, acc + root_pending + 2.0 * Bk, 0, x_bytes, 0, 0});
+        }
+        // End of backward: the root's grads and its flat gradient.
+        at.push_back({ga > 1 ? G_full : Ld * Bk, 0, acc + 2.0 * R, 0, 0, 0, 0});
       }
     } else {
       // FeedForward: one unit; the batch input and target, and the loss's saved difference.
@@ -411,9 +414,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         // are freed by then, the batch is not.
         at.push_back({G_first, Bk, acc + Bk, Td * c * d.h, loss_tail, 2.0 * Bk + shard_B, 0});
       } else {
-        // dp = 1: the three weight grads scattered into zeroed unit-sized tensors and summed out
-        // of place (old + new + sum); at the first sum w1's grad still waits. The batch is alive.
-        at.push_back({G_first, 0, acc + 3.0 * Bk + Bk / 3.0, 0, 2.0 * x_bytes, 0, 0});
+        // dp = 1: the three weight grads and the flat gradient they are copied into. The batch
+        // is alive.
+        at.push_back({G_first, 0, acc + 2.0 * Bk, 0, 2.0 * x_bytes, 0, 0});
         at.push_back({G_first, 0, acc, A, loss_tail, 0, 0});  // forward end
       }
     }
@@ -565,14 +568,17 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     post.fwd_s += op_s * post_fwd_ops;
     post.bwd_s += op_s * post_bwd_ops;
     if (dp > 1) {
-      // Gather: one copy per param per dp chunk; reduce: zero-fill, one copy per param per chunk,
-      // the local sum and the average.
+      // Gather: one copy per param per dp chunk out of the flat buffer (reads and writes the
+      // unit: 2 U bytes); reduce: zero-fill of the flat send buffer (U), one copy per param per
+      // chunk into it (2 U), the local sum (in the Gloo reduce-scatter's cost) and the average
+      // (2 U / dp), U being the gathered unit's bytes.
       const double dpd = static_cast<double>(dp);
-      ag_block += op_s * params_per_block * dpd;
-      rs_block += op_s * (params_per_block * dpd + 3);
+      const double Ub = block_unit_numel * c, Ur = root_unit_numel * c;
+      ag_block += op_s * params_per_block * dpd + memory_bound_seconds(cl, 2.0 * Ub);
+      rs_block += op_s * (params_per_block * dpd + 3) + memory_bound_seconds(cl, 3.0 * Ub + 2.0 * Ub / dpd);
       if (has_root) {
-        ag_root += op_s * 3 * dpd;
-        rs_root += op_s * (3 * dpd + 3);
+        ag_root += op_s * 3 * dpd + memory_bound_seconds(cl, 2.0 * Ur);
+        rs_root += op_s * (3 * dpd + 3) + memory_bound_seconds(cl, 3.0 * Ur + 2.0 * Ur / dpd);
       }
     }
     // AdamW: 9 kernels per unit.
@@ -747,9 +753,16 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     add(one_nosync, static_cast<double>(n_nosync));
     t = n_sync * t_sync + static_cast<double>(n_nosync) * t_nosync;
   }
-  // Optimizer: AdamW reads param, grad, exp_avg, exp_avg_sq and writes param, exp_avg,
-  // exp_avg_sq; the grad-norm pass reads the grads once more.
-  const double opt_bytes = shard_numel * (pb.master_param * 2.0 + pb.grad * 2.0 + pb.optimizer_state * 4.0);
+  // Optimizer. Fused AdamW reads param, grad, exp_avg, exp_avg_sq and writes param, exp_avg,
+  // exp_avg_sq; the grad-norm pass reads the grads once more. The eager (composed) AdamW runs one
+  // kernel per line of the algorithm (executor/trainer.cc adamw_step; torch.optim.AdamW's foreach
+  // path is the same but for one lerp), each a full pass over the shard: param decay 2 accesses,
+  // exp_avg mul 2 + add 3, exp_avg_sq mul 2 + addcmul 3, sqrt 2, divide 2, add eps 2, addcdiv 4:
+  // 22 fp32 accesses per element (docs/cost-model.md, "Optimizer").
+  const double opt_bytes =
+      kernels_ == KernelFlavor::composed
+          ? shard_numel * 22.0 * pb.optimizer_state
+          : shard_numel * (pb.master_param * 2.0 + pb.grad * 2.0 + pb.optimizer_state * 4.0);
   const double opt_s = opt_ops_s + memory_bound_seconds(cl, opt_bytes) +
                        all_reduce_seconds(dp, 4.0, dp_ar_link) + all_reduce_seconds(tp, 4.0, tp_ar_link);
   if (trace) trace->push_back({"optimizer (AdamW)", "compute", t, opt_s, ga - 1});

@@ -28,9 +28,9 @@ namespace planner::cli {
 namespace {
 
 struct ValidateArgs {
-  std::string model, cluster = "cpu-gloo", out = "validate.json", runs_dir, ac = "none";
+  std::string model, cluster = "cpu-gloo", out = "validate.json", runs_dir, ac = "none", precision;
   int ranks = 4;
-  int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 20, warmup = 5;
+  int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 20, warmup = 5, rounds = 3;
   double run_timeout_s = 600, max_memory_error = 0.03, max_step_time_error = 0.10, max_ranking_gap = 0.05;
   bool force = false, allow_other_host = false, no_reshard = false;
   int threads = 0;
@@ -143,7 +143,14 @@ void run_validate(const ValidateArgs& a) {
   ClusterSpec cluster = validation_cluster(a);
   TrainingSpec training;
   training.seq_len = a.seq_len;
-  training.precision = Precision::fp32;
+  // The runs use the profile's backend: Gloo (CPU, fp32 only) or NCCL (GPUs, bf16-mixed unless
+  // --precision says otherwise), so that what is measured is what was predicted.
+  const std::string backend = cluster.backend == "nccl" ? "nccl" : "gloo";
+  const std::string precision = !a.precision.empty() ? a.precision : backend == "nccl" ? "bf16-mixed" : "fp32";
+  training.precision = precision_from_string(precision, "--precision", "");
+  if (backend == "gloo" && training.precision != Precision::fp32)
+    throw InputError("--precision", "", "the profile's backend is Gloo (CPU), which trains in fp32 only; got '" +
+                                            precision + "'");
   training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
   Simulator sim(model, training, cluster);
   const std::string runs_dir = a.runs_dir.empty() ? dir_of(a.out) : a.runs_dir;
@@ -155,8 +162,13 @@ void run_validate(const ValidateArgs& a) {
   Json skipped = Json::array();
   struct Row {
     Plan plan;
-    double pred_mem, pred_step, meas_mem = -1, meas_step = -1;
-    bool ran = false;
+    double pred_mem = 0, pred_step = 0, meas_mem = -1, meas_step = -1;
+    bool ran = false, failed = false;
+    bool fits = true;
+    std::vector<double> round_steps;  // each round's median step time
+    std::vector<Json> round_series;   // each round's per-step times
+    std::vector<std::string> round_records;
+    std::string error;
   };
   std::vector<Row> done;
   for (int64_t tp = 1; tp <= a.ranks; ++tp) {
@@ -174,55 +186,87 @@ void run_validate(const ValidateArgs& a) {
       skipped.push_back({{"plan", plan_to_json(p)}, {"limit", to_string(c.limit)}, {"reason", c.reason}});
       continue;
     }
-    Row row{p, c.prediction.memory.peak_allocated_bytes, c.prediction.time.step_s};
-    // Named after the validate document, so two validations (two models) in one folder keep their
-    // own records: validate.json -> validate-dp2-tp2.run.json.
-    const std::string tag = out_stem + "-dp" + std::to_string(p.dp) + "-tp" + std::to_string(p.tp);
-    const std::string record = runs_dir + "/" + tag + ".run.json";
-    const std::string log = runs_dir + "/" + tag + ".log";
-    std::remove(record.c_str());
-    std::vector<std::string> argv{"planner", "train", "--model", a.model, "--dp", std::to_string(p.dp), "--tp",
-                                  std::to_string(p.tp), "--micro-batch", std::to_string(p.micro_batch), "--seq-len",
-                                  std::to_string(training.seq_len), "--global-batch", std::to_string(training.global_batch),
-                                  "--precision", "fp32", "--ac", a.ac, "--steps", std::to_string(a.steps),
-                                  "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
-                                  "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
-    if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
-    argv.push_back("--cpu-bind");
-    argv.push_back(a.cpu_bind);
-    if (a.threads > 0) {
-      argv.push_back("--threads-per-rank");
-      argv.push_back(std::to_string(a.threads));
+    Row row;
+    row.plan = p;
+    row.pred_mem = c.prediction.memory.peak_allocated_bytes;
+    row.pred_step = c.prediction.time.step_s;
+    row.fits = c.feasible();
+    done.push_back(row);
+  }
+  // Rounds: every split once per round, in turn, so that a machine whose speed drifts over the
+  // minutes of a validation (a shared VM: the same split measured up to 30% apart an hour
+  // apart) slows every split alike; the measured step is the median of the rounds' medians.
+  for (int64_t round = 1; round <= a.rounds; ++round) {
+    for (auto& row : done) {
+      if (row.failed) continue;
+      const Plan& p = row.plan;
+      // Named after the validate document, so two validations (two models) in one folder keep
+      // their own records: validate.json -> validate-dp2-tp2.run.json (-r2 ... for later rounds).
+      std::string tag = out_stem + "-dp" + std::to_string(p.dp) + "-tp" + std::to_string(p.tp);
+      if (round > 1) tag += "-r" + std::to_string(round);
+      const std::string record = runs_dir + "/" + tag + ".run.json";
+      const std::string log = runs_dir + "/" + tag + ".log";
+      std::remove(record.c_str());
+      std::vector<std::string> argv{"planner", "train", "--model", a.model, "--dp", std::to_string(p.dp), "--tp",
+                                    std::to_string(p.tp), "--micro-batch", std::to_string(p.micro_batch), "--seq-len",
+                                    std::to_string(training.seq_len), "--global-batch", std::to_string(training.global_batch),
+                                    "--precision", precision, "--backend", backend, "--ac", a.ac, "--steps", std::to_string(a.steps),
+                                    "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
+                                    "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
+      if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
+      argv.push_back("--cpu-bind");
+      argv.push_back(a.cpu_bind);
+      if (a.threads > 0) {
+        argv.push_back("--threads-per-rank");
+        argv.push_back(std::to_string(a.threads));
+      }
+      std::printf("%-10s training %lld steps", plan_short(p).c_str(), static_cast<long long>(a.steps));
+      if (a.rounds > 1) std::printf(" (round %lld of %lld)", static_cast<long long>(round), static_cast<long long>(a.rounds));
+      std::printf(" ... ");
+      std::fflush(stdout);
+      const int rc = run_subprocess(argv, log, a.run_timeout_s + 5);
+      if (rc != 0 || !file_exists(record)) {
+        std::printf("failed (exit %d); log: %s\n%s\n", rc, log.c_str(), tail_of_file(log, 800).c_str());
+        row.failed = true;
+        row.ran = false;
+        row.error = "planner train exited " + std::to_string(rc) + " (log: " + log + ")";
+        continue;
+      }
+      Json rec = read_json_file(record);
+      JsonReader rr(rec, record);
+      if (rr.get_string("format", "") != "planner-run/1")
+        throw InputError(record, "format", "expected 'planner-run/1', got '" + rr.get_string("format", "") + "'");
+      double peak = 0;
+      for (const auto& r : rec.at("ranks")) peak = std::max(peak, r.at("peak_allocated_bytes").get<double>());
+      row.meas_mem = std::max(row.meas_mem, peak);
+      row.round_steps.push_back(rec.at("step_time_s_median").get<double>());
+      row.round_series.push_back(rec.at("step_time_s"));
+      row.round_records.push_back(record);
+      row.ran = true;
+      std::printf("%.4f s/step, peak %.2f MiB\n", row.round_steps.back(), peak / 1048576.0);
     }
-    std::printf("%-10s training %lld steps ... ", plan_short(p).c_str(), static_cast<long long>(a.steps));
-    std::fflush(stdout);
-    const int rc = run_subprocess(argv, log, a.run_timeout_s + 5);
+  }
+  for (auto& row : done) {
     Json jr;
-    jr["plan"] = plan_to_json(p);
-    jr["predicted"] = {{"peak_allocated_bytes", row.pred_mem}, {"step_s", row.pred_step}, {"fits", c.feasible()}};
-    if (rc != 0 || !file_exists(record)) {
-      std::printf("failed (exit %d); log: %s\n%s\n", rc, log.c_str(), tail_of_file(log, 800).c_str());
-      jr["error"] = "planner train exited " + std::to_string(rc) + " (log: " + log + ")";
+    jr["plan"] = plan_to_json(row.plan);
+    jr["predicted"] = {{"peak_allocated_bytes", row.pred_mem}, {"step_s", row.pred_step}, {"fits", row.fits}};
+    if (!row.ran) {
+      jr["error"] = row.error;
       rows.push_back(jr);
-      done.push_back(row);
       continue;
     }
-    Json rec = read_json_file(record);
-    JsonReader rr(rec, record);
-    if (rr.get_string("format", "") != "planner-run/1")
-      throw InputError(record, "format", "expected 'planner-run/1', got '" + rr.get_string("format", "") + "'");
-    double peak = 0;
-    for (const auto& r : rec.at("ranks")) peak = std::max(peak, r.at("peak_allocated_bytes").get<double>());
-    row.meas_mem = peak;
-    row.meas_step = rec.at("step_time_s_median").get<double>();
-    row.ran = true;
+    // The median round (the lower middle one for an even count) stands for the split.
+    std::vector<size_t> order(row.round_steps.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return row.round_steps[x] < row.round_steps[y]; });
+    const size_t mid = order[(order.size() - 1) / 2];
+    row.meas_step = row.round_steps[mid];
     jr["measured"] = {{"peak_allocated_bytes", row.meas_mem}, {"step_s", row.meas_step},
-                      {"step_time_s", rec.at("step_time_s")}, {"record", record}};
+                      {"step_s_rounds", row.round_steps}, {"step_time_s", row.round_series[mid]},
+                      {"record", row.round_records[mid]}};
     jr["memory_error"] = (row.pred_mem - row.meas_mem) / row.meas_mem;
     jr["step_time_error"] = (row.pred_step - row.meas_step) / row.meas_step;
-    std::printf("%.4f s/step, peak %.2f MiB\n", row.meas_step, row.meas_mem / 1048576.0);
     rows.push_back(jr);
-    done.push_back(row);
   }
 
   // Ranking: predicted best (fastest predicted among those run) vs measured best.
@@ -241,6 +285,7 @@ void run_validate(const ValidateArgs& a) {
   doc["training"] = training_to_json(training);
   doc["steps"] = a.steps;
   doc["warmup_steps"] = a.warmup;
+  doc["rounds"] = a.rounds;
   doc["thresholds"] = {{"max_memory_error", a.max_memory_error}, {"max_step_time_error", a.max_step_time_error},
                        {"max_ranking_gap", a.max_ranking_gap}};
   doc["rows"] = rows;
@@ -255,10 +300,11 @@ void run_validate(const ValidateArgs& a) {
     if (gap > a.max_ranking_gap) pass = false;
   }
 
-  std::printf("\nvalidate %s on %d ranks (%s), seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld)\n",
+  std::printf("\nvalidate %s on %d ranks (%s), seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld), median of %lld round%s\n",
               a.model.c_str(), a.ranks, cluster.name.c_str(), static_cast<long long>(training.seq_len),
               static_cast<long long>(training.global_batch), static_cast<long long>(a.micro_batch),
-              static_cast<long long>(a.steps), static_cast<long long>(a.warmup));
+              static_cast<long long>(a.steps), static_cast<long long>(a.warmup), static_cast<long long>(a.rounds),
+              a.rounds == 1 ? "" : "s");
   std::printf("%-10s %14s %14s %8s   %11s %11s %8s\n", "split", "pred peak MiB", "meas peak MiB", "mem err", "pred step s",
               "meas step s", "time err");
   for (const auto& r : done) {
@@ -303,8 +349,15 @@ void register_validate(CLI::App& app) {
   c->add_option("--ac", a->ac, "Activation checkpointing: none or full")->check(CLI::IsMember({"none", "full"}))
       ->capture_default_str();
   c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
+  c->add_option("--precision", a->precision,
+                "fp32 (Gloo profiles: the default and the only choice), bf16-mixed (the default on NCCL profiles) or bf16")
+      ->check(CLI::IsMember({"fp32", "bf16-mixed", "bf16"}));
   c->add_option("--steps", a->steps, "Training steps per split")->capture_default_str();
   c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median")->capture_default_str();
+  c->add_option("--rounds", a->rounds,
+                "Times each split is trained, the splits taking turns; the measured step is the median round")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100}));
   c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default as planner train)");
   c->add_option("--cpu-bind", a->cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
       ->capture_default_str();
