@@ -329,17 +329,26 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // Median over `repeats` samples of fn's time; fn is repeated inside a sample until it lasts
 // min_time_s (per-call time = sample / calls). fn(i) gets a running call index (for operands
-// that rotate, ColdOperands).
+// that rotate, ColdOperands). Every sample starts at a barrier of all ranks (untimed): without
+// it a rank that got ahead finished its samples and left the others to run theirs alone, so with
+// more ranks than cores some medians were unshared rates (the eager-op probe gave 3.2 us in one
+// calibration of seven and 6.1-6.9 us in the others, all on this host).
 template <class F>
-double time_kernel(F&& fn, int repeats, double min_time_s) {
+double time_kernel(F&& fn, int repeats, double min_time_s, Comm& world, const at::TensorOptions& opts) {
   int64_t i = 0;
+  world.barrier();
   fn(i++);  // warm-up (allocations, BLAS threads)
   auto t0 = Clock::now();
   fn(i++);
   const double one = std::max(1e-7, seconds_since(t0));
-  const int calls = std::max(1, std::min(1000, static_cast<int>(min_time_s / one)));
+  // Every rank runs the same number of calls: the largest any rank asks for.
+  at::Tensor n = at::full({1}, static_cast<double>(std::max(1, std::min(1000, static_cast<int>(min_time_s / one)))),
+                          opts.dtype(at::kFloat));
+  world.all_reduce(n, ReduceKind::max);
+  const int calls = static_cast<int>(n.item<float>());
   std::vector<double> v;
   for (int r = 0; r < repeats; ++r) {
+    world.barrier();
     auto t = Clock::now();
     for (int c = 0; c < calls; ++c) fn(i++);
     v.push_back(seconds_since(t) / calls);
@@ -639,42 +648,38 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
     const ColdOperands pool(opts);
     for (auto& g : w.gemms) {
       const int64_t na = g.m * g.k, nb = g.k * g.n;
-      world->barrier();
       mine.gemm_s.push_back(time_kernel(
           [&](int64_t c) {
             at::Tensor y = at::mm(pool.take(c, na + nb, 0, {g.m, g.k}), pool.take(c, na + nb, na, {g.k, g.n}));
             device_sync(o.backend);
           },
-          o.repeats, o.min_time_s));
+          o.repeats, o.min_time_s, *world, opts));
       if (talk) std::fprintf(stderr, "\rcalibrate: GEMM %d/%zu", ++i, w.gemms.size());
     }
     for (auto& g : w.attention) {
       const int64_t na = g.batch * g.m * g.k, nb = g.batch * g.k * g.n;
-      world->barrier();
       mine.attention_s.push_back(time_kernel(
           [&](int64_t c) {
             at::Tensor y = at::bmm(pool.take(c, na + nb, 0, {g.batch, g.m, g.k}),
                                    pool.take(c, na + nb, na, {g.batch, g.k, g.n}));
             device_sync(o.backend);
           },
-          o.repeats, o.min_time_s));
+          o.repeats, o.min_time_s, *world, opts));
     }
     if (talk) std::fprintf(stderr, "\rcalibrate: memory-bound kernel          ");
     for (auto& m : w.memory) {
       const int64_t n = static_cast<int64_t>(m.bytes / 12.0);
-      world->barrier();
       mine.memory_s.push_back(time_kernel(
           [&](int64_t c) {
             at::Tensor y = pool.take(c, 2 * n, 0, {n}) + pool.take(c, 2 * n, n, {n});
             device_sync(o.backend);
           },
-          o.repeats, o.min_time_s));
+          o.repeats, o.min_time_s, *world, opts));
     }
   }
   {
     if (talk) std::fprintf(stderr, "\rcalibrate: eager op overhead           ");
     at::Tensor x = at::randn({256}, opts).requires_grad_(true);
-    world->barrier();
     const double t = time_kernel(
         [&](int64_t) {
           at::Tensor y = x;
@@ -682,7 +687,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
           y.sum().backward();
           device_sync(o.backend);
         },
-        o.repeats, o.min_time_s);
+        o.repeats, o.min_time_s, *world, opts);
     mine.eager_op_s = t / kEagerKernels;
   }
   // Collectives over the mesh's groups: for size g, consecutive groups (TP) and strided (DP).
