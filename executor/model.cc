@@ -422,15 +422,7 @@ ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const
         auto gen = generator(splitmix64(seed ^ hash_string(p.name)));
         full = at::normal(0.0, 0.02, {p.full_rows, p.full_cols}, gen);
       }
-      at::Tensor local = full;
-      if (p.tp_dim >= 0) {
-        const int64_t n = p.tp_dim == 0 ? p.local.rows : p.local.cols;
-        local = full.narrow(p.tp_dim, mesh.tp_index() * n, n);
-      }
-      const int64_t r0 = mesh.dp_index() * p.shard_rows;
-      const int64_t rows = std::max<int64_t>(0, std::min(p.shard_rows, p.local.rows - r0));
-      if (rows > 0)
-        u.shard.narrow(0, p.offset, rows * p.local.cols).view({rows, p.local.cols}).copy_(local.narrow(0, r0, rows));
+      copy_rank_slice(full, p, mesh, u.shard);
     }
     u.shard.requires_grad_(true);
     if (dp_ > 1) {
@@ -442,6 +434,17 @@ ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const
     // Rotary tables (S grows on demand in forward).
     rope_cos_ = at::Tensor();
   }
+}
+
+void copy_rank_slice(const at::Tensor& full, const ParamInfo& p, const Mesh& mesh, at::Tensor& flat) {
+  at::Tensor local = full;
+  if (p.tp_dim >= 0) {
+    const int64_t n = p.tp_dim == 0 ? p.local.rows : p.local.cols;
+    local = full.narrow(p.tp_dim, mesh.tp_index() * n, n);
+  }
+  const int64_t r0 = mesh.dp_index() * p.shard_rows;
+  const int64_t rows = std::max<int64_t>(0, std::min(p.shard_rows, p.local.rows - r0));
+  if (rows > 0) flat.narrow(0, p.offset, rows * p.local.cols).view({rows, p.local.cols}).copy_(local.narrow(0, r0, rows));
 }
 
 ShardedModel::~ShardedModel() = default;

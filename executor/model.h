@@ -135,6 +135,11 @@ Batch make_batch(const ModelSpec& model, int64_t seq_len, int64_t global_batch, 
 // builds its units with it, and a checkpoint written at another split is read through it.
 std::vector<Unit> build_units(const ModelSpec& model, int64_t dp, int64_t tp);
 
+// Copies what this rank keeps of a full (unsharded) parameter, its TP slice and then its FSDP
+// rows, into `flat`, a unit's flat shard, at the parameter's offset. Used when the parameters are
+// initialised and when a checkpoint of another split is read.
+void copy_rank_slice(const at::Tensor& full, const ParamInfo& p, const Mesh& mesh, at::Tensor& flat);
+
 // Checks that the plan can run with this model (tp divides heads, kv heads, dims, vocab).
 void check_tp_divides(const ModelSpec& model, int64_t tp, const std::string& where);
 

@@ -240,17 +240,7 @@ int64_t load_checkpoint(const TrainConfig& c, const Mesh& mesh, ShardedModel& m)
       const ParamInfo& p = u.params[j];
       PLANNER_CHECK(p.name == old_units[i].params[j].name, "parameter order");
       for (int k = 0; k < 3; ++k) {
-        at::Tensor full = unsharded_state(files, old_units[i], i, j, k, dp, tp);
-        at::Tensor local = full;
-        if (p.tp_dim >= 0) {
-          const int64_t n = p.tp_dim == 0 ? p.local.rows : p.local.cols;
-          local = full.narrow(p.tp_dim, mesh.tp_index() * n, n);
-        }
-        const int64_t r0 = mesh.dp_index() * p.shard_rows;
-        const int64_t rows = std::max<int64_t>(0, std::min(p.shard_rows, p.local.rows - r0));
-        if (rows > 0)
-          mine[static_cast<size_t>(k)].narrow(0, p.offset, rows * p.local.cols).view({rows, p.local.cols})
-              .copy_(local.narrow(0, r0, rows));
+        copy_rank_slice(unsharded_state(files, old_units[i], i, j, k, dp, tp), p, mesh, mine[static_cast<size_t>(k)]);
       }
     }
     u.shard.detach().copy_(mine[0]);
