@@ -382,8 +382,10 @@ class ColdOperands {
   explicit ColdOperands(const at::TensorOptions& opts)
       : buf_(at::rand({kColdPoolBytes / 4}, opts)) {}  // uniform [0, 1): no denormals, no overflow
   // Call i's operands: the pool cut into slots of `slot_numel` floats, slot i (mod the count);
-  // `count` floats from `offset` in it, shaped `sizes`.
-  at::Tensor take(int64_t i, int64_t slot_numel, int64_t offset, at::IntArrayRef sizes) const {
+  // `count` floats from `offset` in it, shaped `sizes`. Operands larger than the pool (a large
+  // model's GEMMs on a GPU) get a pool of one slot: they do not fit in a cache anyway.
+  at::Tensor take(int64_t i, int64_t slot_numel, int64_t offset, at::IntArrayRef sizes) {
+    if (slot_numel > buf_.numel()) buf_ = at::rand({slot_numel}, buf_.options());
     const int64_t slots = std::max<int64_t>(1, buf_.numel() / slot_numel);
     int64_t count = 1;
     for (auto d : sizes) count *= d;
@@ -645,7 +647,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   {
     at::NoGradGuard ng;
     int i = 0;
-    const ColdOperands pool(opts);
+    ColdOperands pool(opts);
     for (auto& g : w.gemms) {
       const int64_t na = g.m * g.k, nb = g.k * g.n;
       mine.gemm_s.push_back(time_kernel(
