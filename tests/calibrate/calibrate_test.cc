@@ -310,6 +310,11 @@ TEST_F(Calibrated, ValidateRunsEveryFeasibleSplitEndToEnd) {
                      std::min(rounds[0].get<double>(), rounds[1].get<double>()));
     Json rec = read_json_file(r["measured"]["record"].get<std::string>());
     EXPECT_DOUBLE_EQ(rec["step_time_s_median"].get<double>(), r["measured"]["step_s"].get<double>());
+    // Both splits communicate (dp=2: FSDP; tp=2: the TP all-reduces): time in collectives per
+    // step, predicted and measured, and less than the step.
+    EXPECT_GT(r["predicted"]["comm_s"].get<double>(), 0) << r.dump();
+    EXPECT_GT(r["measured"]["comm_s"].get<double>(), 0) << r.dump();
+    EXPECT_LT(r["predicted"]["comm_s"].get<double>(), r["predicted"]["step_s"].get<double>());
   }
   EXPECT_TRUE(j.contains("predicted_best"));
   EXPECT_TRUE(j.contains("measured_best"));
