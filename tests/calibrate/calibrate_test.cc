@@ -130,17 +130,23 @@ TEST(Fit, MemoryRecoversBandwidth) {
   EXPECT_NEAR(m.overhead_s, 2e-6, 1e-12);
 }
 
-TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
+// The cluster whose peaks the fits scale: 100 GFLOP/s, 8 GB/s of memory, 1 GB/s links.
+static ClusterSpec fit_base(const std::string& backend, int gpus_per_node) {
   ClusterSpec base;
   base.name = "x";
-  base.backend = "gloo";
-  base.gpus_per_node = 2;
-  base.device.kind = "cpu";
+  base.backend = backend;
+  base.gpus_per_node = gpus_per_node;
   base.device.peak_fp32_flops_per_s = base.device.peak_bf16_flops_per_s = 100e9;
   base.device.memory_bytes = 1e9;
   base.device.mem_bw_Bps = 8e9;
-  base.intra_node = {"loopback", 1e9, 1e-5, 1.0};
+  base.intra_node = {"link", 1e9, 1e-5, 1.0};
   base.inter_node = {"net", 1e9, 1e-5, 1.0};
+  return base;
+}
+
+TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
+  ClusterSpec base = fit_base("gloo", 2);
+  base.device.kind = "cpu";
   std::vector<GemmSample> g;
   for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 5e-6 + 2.0 * n * n * n / 40e9, ""});
   std::vector<GemmSample> att{{64, 64, 32, 8, 2.0 * 8 * 64 * 64 * 32 / 20e9, ""}};
@@ -172,15 +178,7 @@ TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
 }
 
 TEST(Fit, EachKindAndGroupGetsItsOwnEntry) {
-  ClusterSpec base;
-  base.name = "x";
-  base.backend = "nccl";  // no Gloo local sum: the samples are the bare ring formula
-  base.gpus_per_node = 4;
-  base.device.peak_fp32_flops_per_s = base.device.peak_bf16_flops_per_s = 100e9;
-  base.device.memory_bytes = 1e9;
-  base.device.mem_bw_Bps = 8e9;
-  base.intra_node = {"link", 1e9, 1e-5, 1.0};
-  base.inter_node = {"net", 1e9, 1e-5, 1.0};
+  ClusterSpec base = fit_base("nccl", 4);  // no Gloo local sum: the samples are the bare ring formula
   std::vector<GemmSample> g;
   for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 2.0 * n * n * n / 40e9, ""});
   std::vector<MemorySample> m{{12e3, 12e3 / 4e9}, {12e6, 12e6 / 4e9}};
