@@ -41,9 +41,12 @@ Json cluster_to_json(const ClusterSpec& c) {
   };
   if (!c.collectives.empty()) {
     Json t = Json::array();
-    for (const auto& f : c.collectives)
-      t.push_back({{"kind", f.kind}, {"group_size", f.group_size}, {"stride", f.stride},
-                   {"latency_us", f.link.latency_s * 1e6}, {"bw_GBps", f.link.bw_Bps / kGB}});
+    for (const auto& f : c.collectives) {
+      Json e = {{"kind", f.kind}, {"group_size", f.group_size}, {"stride", f.stride},
+                {"latency_us", f.link.latency_s * 1e6}, {"bw_GBps", f.link.bw_Bps / kGB}};
+      if (f.hidden_fraction >= 0) e["hidden_fraction"] = f.hidden_fraction;
+      t.push_back(e);
+    }
     j["collectives"] = t;
   }
   return j;
@@ -53,7 +56,7 @@ static std::vector<CollectiveFitSpec> collectives_from_json(const JsonReader& r)
   std::vector<CollectiveFitSpec> out;
   if (!r.has("collectives")) return out;
   for (const JsonReader& e : r.children("collectives")) {
-    e.reject_unknown_keys({"kind", "group_size", "stride", "latency_us", "bw_GBps"});
+    e.reject_unknown_keys({"kind", "group_size", "stride", "latency_us", "bw_GBps", "hidden_fraction"});
     CollectiveFitSpec f;
     f.kind = e.get_enum("kind", {"all_gather", "reduce_scatter", "all_reduce"});
     f.group_size = e.get_int("group_size", 2);
@@ -63,6 +66,13 @@ static std::vector<CollectiveFitSpec> collectives_from_json(const JsonReader& r)
     f.link.latency_s = e.get_number("latency_us", 0.0, true) * 1e-6;
     f.link.bw_Bps = gbps_to_Bps(e.get_number("bw_GBps", 0.0));
     f.link.efficiency = 1.0;
+    if (e.has("hidden_fraction")) {
+      f.hidden_fraction = e.get_number("hidden_fraction", 0.0, true);
+      if (f.hidden_fraction > 1.0)
+        throw InputError(e.file(), e.field_path("hidden_fraction"),
+                         "must be between 0 and 1 (the fraction of the collective hidden behind compute), got " +
+                             std::to_string(f.hidden_fraction));
+    }
     for (const auto& g : out)
       if (g.kind == f.kind && g.group_size == f.group_size && g.stride == f.stride)
         throw InputError(e.file(), e.field_path("kind"),

@@ -84,6 +84,21 @@ struct AlphaBetaFit {
 // Fits alpha and B over the samples given (one kind, or all of them for the link).
 AlphaBetaFit fit_alpha_beta(const std::vector<CollectiveSample>& samples, const std::string& backend, double mem_bw_Bps);
 
+// How much of an all-gather hides behind compute issued after it, as FSDP's prefetch does. Three
+// timings of one group and size, each the slowest rank's median: compute_s, a compute phase alone;
+// alone_s, the all-gather timed as in the table (after a compute phase); overlapped_s, the
+// all-gather started, the same compute phase, then its wait. The simulator's model of the overlap
+// (simulator.cc, "gather"): the part (1 - h) of the all-gather runs on the compute stream when it
+// is issued, the whole of it on the comm stream, so overlapped = max(compute + (1 - h) alone,
+// alone) and h = (compute + alone - overlapped) / alone, clamped to [0, 1].
+struct OverlapSample {
+  int64_t group_size = 2;
+  int64_t stride = 1;
+  double bytes = 0;  // the all-gather's output
+  double compute_s = 0, alone_s = 0, overlapped_s = 0;
+};
+double hidden_fraction(const OverlapSample& s);
+
 // ---------------- Host identity ----------------
 struct HostIdentity {
   std::string hostname;
@@ -134,7 +149,8 @@ struct CalibrationResult {
 CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& host,
                                   const std::vector<GemmSample>& gemms, const std::vector<GemmSample>& attention,
                                   const std::vector<MemorySample>& memory,
-                                  const std::vector<CollectiveSample>& collectives, double eager_op_s = 0);
+                                  const std::vector<CollectiveSample>& collectives, double eager_op_s = 0,
+                                  const std::vector<OverlapSample>& overlaps = {});
 // Launches o.ranks ranks, measures, fits, and writes the profile and its side document atomically
 // (side document first; the profile's rename is the commit). Returns the launcher's exit code;
 // nothing is written unless every rank finished.

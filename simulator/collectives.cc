@@ -12,18 +12,31 @@ const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride) {
   return group_crosses_nodes(c, size, stride) ? c.inter_node : c.intra_node;
 }
 
-const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
-  if (c.collectives.empty() || size <= 1 || group_crosses_nodes(c, size, stride)) return group_link(c, size, stride);
+// The table entry for a collective: the exact stride, else the same placement (consecutive or
+// strided); nullptr when the table has none or the group crosses nodes.
+static const CollectiveFitSpec* table_entry(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
+  if (c.collectives.empty() || size <= 1 || group_crosses_nodes(c, size, stride)) return nullptr;
   const char* name = kind == CollectiveKind::all_gather       ? "all_gather"
                      : kind == CollectiveKind::reduce_scatter ? "reduce_scatter"
                                                               : "all_reduce";
-  const LinkSpec* same_placement = nullptr;
+  const CollectiveFitSpec* same_placement = nullptr;
   for (const auto& f : c.collectives) {
     if (f.group_size != size || f.kind != name) continue;
-    if (f.stride == stride) return f.link;
-    if ((f.stride == 1) == (stride == 1) && !same_placement) same_placement = &f.link;
+    if (f.stride == stride) return &f;
+    if ((f.stride == 1) == (stride == 1) && !same_placement) same_placement = &f;
   }
-  return same_placement ? *same_placement : group_link(c, size, stride);
+  return same_placement;
+}
+
+const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
+  const CollectiveFitSpec* e = table_entry(c, kind, size, stride);
+  return e ? e->link : group_link(c, size, stride);
+}
+
+double collective_hidden_fraction(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                                  double fallback) {
+  const CollectiveFitSpec* e = table_entry(c, kind, size, stride);
+  return e && e->hidden_fraction >= 0 ? e->hidden_fraction : fallback;
 }
 
 static double beta(const LinkSpec& l) {

@@ -23,6 +23,10 @@ enum class CollectiveKind { all_gather, reduce_scatter, all_reduce };
 // failing that, the entry of the same kind and size with the same placement (consecutive:
 // stride 1, or strided: stride > 1); failing that, group_link().
 const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride);
+// The measured fraction of such a collective that hides behind compute issued after it (the
+// table entry collective_link would use, when it carries one); `fallback` otherwise.
+double collective_hidden_fraction(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                                  double fallback);
 
 // Ring all_gather: every rank ends with output_bytes; n-1 steps each sending output_bytes/n.
 //   t = (n-1) * alpha + (n-1)/n * output_bytes / B

@@ -540,6 +540,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_ag_link) : 0.0;
   double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_rs_link) : 0.0;
   double opt_ops_s = 0;
+  double ag_block_pack = 0, ag_root_pack = 0;  // CPU: copies out of the gathered flat buffer
   if (kernels_ == KernelFlavor::composed) {
     // The CPU executor is eager: every op pays a fixed cost besides its bytes (dispatch and
     // autograd bookkeeping; efficiency.op_overhead_s, which `planner calibrate` measures on a
@@ -574,10 +575,10 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       // (2 U / dp), U being the gathered unit's bytes.
       const double dpd = static_cast<double>(dp);
       const double Ub = block_unit_numel * c, Ur = root_unit_numel * c;
-      ag_block += op_s * params_per_block * dpd + memory_bound_seconds(cl, 2.0 * Ub);
+      ag_block_pack = op_s * params_per_block * dpd + memory_bound_seconds(cl, 2.0 * Ub);
       rs_block += op_s * (params_per_block * dpd + 3) + memory_bound_seconds(cl, 3.0 * Ub + 2.0 * Ub / dpd);
       if (has_root) {
-        ag_root += op_s * 3 * dpd + memory_bound_seconds(cl, 2.0 * Ur);
+        ag_root_pack = op_s * 3 * dpd + memory_bound_seconds(cl, 2.0 * Ur);
         rs_root += op_s * (3 * dpd + 3) + memory_bound_seconds(cl, 3.0 * Ur + 2.0 * Ur / dpd);
       }
     }
@@ -587,6 +588,16 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
 
   // ---------------- Timeline of one micro-batch ----------------
   const bool overlap = cl.comm_overlaps_compute;
+  // The executor over Gloo (executor/model.cc) prefetches the next unit's all-gather on Gloo's
+  // worker thread while this unit computes, reduce-scatters synchronously after a unit's backward
+  // (after the prefetch in flight: Gloo runs a group's collectives in order), and gathers the last
+  // block for backward when its output's gradient arrives. Its ranks share the cores with that
+  // thread, so only part of an all-gather hides behind compute: `planner calibrate` measures that
+  // fraction per group (hidden_fraction); the rest runs on the compute stream when it is issued.
+  // Without a measurement nothing hides on Gloo (the whole all-gather is inline) and everything
+  // hides on a GPU's comm stream (docs/cost-model.md, "Overlap on a CPU host").
+  const bool gloo_prefetch = !overlap && cl.backend == "gloo";
+  const double ag_hidden = collective_hidden_fraction(cl, CK::all_gather, dp, tp, gloo_prefetch ? 0.0 : 1.0);
   auto micro_step = [&](bool sync, int64_t mb_index, double t0, StepTimes* st) -> double {
     double t = t0;
     CommStream comm;
@@ -623,14 +634,45 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       *bucket += math_s;
       st->tp_s += tp_s;
     };
+    auto inline_comm = [&](const char* name, int64_t layer, double dur) {
+      if (dur <= 0) return;
+      ev(name, layer, "compute", t, dur);
+      t += dur;
+      st->exposed_s += dur;
+    };
+    // An FSDP all-gather: returns when its unit can be used (packing done where it is inline).
+    auto gather = [&](const char* name, int64_t layer, double ready, double wire_s, double pack_s) -> double {
+      if (!gloo_prefetch && !overlap) return collective(name, layer, ready, wire_s + pack_s);
+      const double issued = std::max(ready, t);
+      inline_comm(name, layer, (1.0 - ag_hidden) * wire_s);  // the part that does not hide
+      const double end = comm.issue(issued, gloo_prefetch ? wire_s : wire_s + pack_s);
+      ev(name, layer, "comm", end - wire_s, wire_s);
+      return end;
+    };
+    auto unpack = [&](const char* name, int64_t layer, double pack_s) {
+      if (gloo_prefetch) inline_comm(name, layer, pack_s);
+    };
+    auto reduce = [&](const char* name, int64_t layer, double dur) {
+      if (!gloo_prefetch) {
+        collective(name, layer, t, dur);
+        return;
+      }
+      wait_for(comm.free_at);  // Gloo runs a group's collectives in order: the prefetch first
+      inline_comm(name, layer, dur);
+      comm.free_at = t;
+    };
     // Forward.
     double root_ready = t;
     if (has_root) {
-      root_ready = collective("AG root", -1, t, ag_root);
-      st->ag_s += ag_root;
+      root_ready = gather("AG root", -1, t, ag_root, ag_root_pack);
+      st->ag_s += ag_root + ag_root_pack;
+      if (gloo_prefetch) {  // the executor gathers the root, then prefetches the first block
+        wait_for(root_ready);
+        unpack("unpack root", -1, ag_root_pack);
+      }
     }
-    double next_ag = collective("AG", 0, t, ag_block);  // prefetched with the root
-    st->ag_s += ag_block;
+    double next_ag = gather("AG", 0, t, ag_block, ag_block_pack);  // prefetched with the root
+    st->ag_s += ag_block + ag_block_pack;
     if (has_root) {
       wait_for(root_ready);
       compute("F tok_embeddings", -1, pre.fwd_s, pre.fwd_tp_s, &st->fwd_s);
@@ -638,10 +680,11 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     double prev_t = 0, prev_c = 0, prev_x = 0, d_t = -1, d_c = -1, d_x = -1;
     for (int64_t i = 0; i < L; ++i) {
       wait_for(next_ag);
+      unpack("unpack", i, ag_block_pack);
       const double start = t;
       if (i + 1 < L) {
-        next_ag = collective("AG", i + 1, start, ag_block);
-        st->ag_s += ag_block;
+        next_ag = gather("AG", i + 1, start, ag_block, ag_block_pack);
+        st->ag_s += ag_block + ag_block_pack;
       }
       compute("F", i, blk.fwd_s, blk.fwd_tp_s, &st->fwd_s);
       // Identical layers reach a periodic state: extrapolate the rest (not when tracing).
@@ -655,7 +698,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
           st->exposed_s += k * nx;
           st->fwd_s += k * blk.fwd_s;
           st->tp_s += k * blk.fwd_tp_s;
-          st->ag_s += k * ag_block;
+          st->ag_s += k * (ag_block + ag_block_pack);
           i = L - 2;
           prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
           continue;
@@ -669,25 +712,31 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     compute(has_root ? "F norm+output+loss" : "F loss", -1, post.fwd_s, post.fwd_tp_s, &st->fwd_s);
     // Backward.
     double ready = t;
-    if (plan.reshard_after_forward && L > 0) {
-      ready = collective("AG (bwd)", L - 1, t, ag_block);
-      st->ag_s += ag_block;
+    // The executor gathers the last block when its output's gradient arrives, after the loss.
+    if (plan.reshard_after_forward && L > 0 && !gloo_prefetch) {
+      ready = gather("AG (bwd)", L - 1, t, ag_block, ag_block_pack);
+      st->ag_s += ag_block + ag_block_pack;
     }
     compute(has_root ? "B norm+output+loss" : "B loss", -1, post.bwd_s, post.bwd_tp_s, &st->bwd_s);
+    if (plan.reshard_after_forward && L > 0 && gloo_prefetch) {
+      ready = gather("AG (bwd)", L - 1, t, ag_block, ag_block_pack);
+      st->ag_s += ag_block + ag_block_pack;
+    }
     prev_t = prev_c = prev_x = 0; d_t = d_c = d_x = -1;
     for (int64_t i = L - 1; i >= 0; --i) {
       wait_for(ready);
+      if (plan.reshard_after_forward) unpack("unpack (bwd)", i, ag_block_pack);
       const double start = t;
       if (plan.reshard_after_forward && i >= 1) {
-        ready = collective("AG (bwd)", i - 1, start, ag_block);
-        st->ag_s += ag_block;
+        ready = gather("AG (bwd)", i - 1, start, ag_block, ag_block_pack);
+        st->ag_s += ag_block + ag_block_pack;
       } else {
         ready = start;
       }
       if (blk.recompute_s + blk.recompute_tp_s > 0) compute("R", i, blk.recompute_s, blk.recompute_tp_s, &st->recompute_s);
       compute("B", i, blk.bwd_s, blk.bwd_tp_s, &st->bwd_s);
       if (sync) {
-        collective("RS", i, t, rs_block);
+        reduce("RS", i, rs_block);
         st->rs_s += rs_block;
       }
       const int64_t j = L - 1 - i;  // layers done
@@ -702,7 +751,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
           st->bwd_s += k * blk.bwd_s;
           st->recompute_s += k * blk.recompute_s;
           st->tp_s += k * (blk.bwd_tp_s + blk.recompute_tp_s);
-          if (plan.reshard_after_forward) st->ag_s += k * ag_block;
+          if (plan.reshard_after_forward) st->ag_s += k * (ag_block + ag_block_pack);
           if (sync) st->rs_s += k * rs_block;
           i = 1;
           prev_t = t; prev_c = comm.free_at; prev_x = st->exposed_s;
@@ -717,7 +766,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     if (has_root) {
       compute("B tok_embeddings", -1, pre.bwd_s, pre.bwd_tp_s, &st->bwd_s);
       if (sync) {
-        collective("RS root", -1, t, rs_root);
+        reduce("RS root", -1, rs_root);
         st->rs_s += rs_root;
       }
     }

@@ -19,6 +19,7 @@
 #include "core/units.h"
 #include "executor/calibrate.h"
 #include "executor/launcher.h"
+#include "reports/rescore.h"
 #include "planner/cli/commands.h"
 #include "simulator/simulator.h"
 #include "topology/cluster_presets.h"
@@ -28,7 +29,7 @@ namespace planner::cli {
 namespace {
 
 struct ValidateArgs {
-  std::string model, cluster = "cpu-gloo", out = "validate.json", runs_dir, ac = "none";
+  std::string model, cluster = "cpu-gloo", out, runs_dir, ac = "none", rescore;
   int ranks = 4;
   int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 20, warmup = 5, rounds = 3;
   double run_timeout_s = 600, max_memory_error = 0.03, max_step_time_error = 0.10, max_ranking_gap = 0.05;
@@ -132,8 +133,69 @@ ClusterSpec validation_cluster(const ValidateArgs& a) {
 
 std::string plan_short(const Plan& p) { return "dp=" + std::to_string(p.dp) + " tp=" + std::to_string(p.tp); }
 
-void run_validate(const ValidateArgs& a) {
-  if (a.model.empty()) throw InputError("--model", "", "required");
+// The table of a planner-validate/1 document (measured or rescored): one line per split, then the
+// ranking.
+void print_validate_table(const Json& doc) {
+  const Json& th = doc.at("thresholds");
+  const double max_mem = th.at("max_memory_error").get<double>(), max_step = th.at("max_step_time_error").get<double>();
+  std::printf("%-10s %14s %14s %8s   %11s %11s %8s   %11s %11s\n", "split", "pred peak MiB", "meas peak MiB", "mem err",
+              "pred step s", "meas step s", "time err", "pred comm s", "meas comm s");
+  auto label = [](const Json& plan) {
+    return "dp=" + std::to_string(plan.at("dp").get<int64_t>()) + " tp=" + std::to_string(plan.at("tp").get<int64_t>());
+  };
+  for (const auto& r : doc.at("rows")) {
+    const Json& pr = r.at("predicted");
+    const double pm = pr.at("peak_allocated_bytes").get<double>(), ps = pr.at("step_s").get<double>(),
+                 pc = pr.at("comm_s").get<double>();
+    if (!r.contains("measured")) {
+      std::printf("%-10s %14.3f %14s %8s   %11.4f %11s %8s   %11.4f %11s\n", label(r.at("plan")).c_str(), pm / 1048576.0,
+                  "failed", "", ps, "failed", "", pc, "failed");
+      continue;
+    }
+    const Json& m = r.at("measured");
+    const double me = r.at("memory_error").get<double>(), te = r.at("step_time_error").get<double>();
+    const bool ok = std::fabs(me) <= max_mem && std::fabs(te) <= max_step;
+    std::printf("%-10s %14.3f %14.3f %+7.2f%%   %11.4f %11.4f %+7.1f%%   %11.4f %11.4f%s\n", label(r.at("plan")).c_str(),
+                pm / 1048576.0, m.at("peak_allocated_bytes").get<double>() / 1048576.0, 100 * me, ps,
+                m.at("step_s").get<double>(), 100 * te, pc, m.at("comm_s").get<double>(), ok ? "" : "  <- past threshold");
+  }
+  std::printf("(comm: time in collectives per step; measured, the mean over ranks of the time spent waiting in them)\n");
+  if (doc.contains("predicted_best"))
+    std::printf("predicted best: %s; measured best: %s (the predicted best is %.1f%% slower than the measured best; limit %.0f%%)\n",
+                label(doc.at("predicted_best")).c_str(), label(doc.at("measured_best")).c_str(),
+                100 * doc.at("ranking_gap").get<double>(), 100 * th.at("max_ranking_gap").get<double>());
+}
+
+// --rescore: the stored measurements against this build's simulator and --cluster; nothing runs.
+void run_rescore(const ValidateArgs& a) {
+  Json stored = read_json_file(a.rescore);
+  ClusterSpec cluster = resolve_cluster(a.cluster, "--cluster");
+  Json doc = rescore_validation(stored, a.rescore, cluster, a.cluster);
+  std::string out = a.out;
+  if (out.empty()) {
+    out = a.rescore;
+    if (out.size() > 5 && out.compare(out.size() - 5, 5, ".json") == 0) out.resize(out.size() - 5);
+    out += ".rescored.json";
+  }
+  if (out == a.rescore)
+    throw InputError("--out", "", "'" + out + "' is the validation being rescored: write the rescored one elsewhere");
+  std::printf("rescored %s (%s, %lld ranks) with %s: measured as stored, predicted by this build\n", a.rescore.c_str(),
+              doc.at("model").get<std::string>().c_str(), static_cast<long long>(doc.at("world").get<int64_t>()),
+              a.cluster.c_str());
+  print_validate_table(doc);
+  write_file_atomic(out, doc.dump(2) + "\n");
+  const bool pass = doc.at("pass").get<bool>();
+  std::printf("%s: mean |step time error| %.1f%%; wrote %s\n", pass ? "PASS" : "FAIL", 100 * mean_abs_step_time_error(doc),
+              out.c_str());
+  std::fflush(stdout);
+  if (!pass) set_exit_code(1);
+}
+
+void run_validate(const ValidateArgs& given) {
+  if (!given.rescore.empty()) return run_rescore(given);
+  ValidateArgs a = given;
+  if (a.out.empty()) a.out = "validate.json";
+  if (a.model.empty()) throw InputError("--model", "", "required (or --rescore FILE)");
   if (a.ranks < 1) throw InputError("--ranks", "", "must be >= 1");
   executor::check_cpu_bind(a.cpu_bind, "--cpu-bind");
   if (a.steps <= a.warmup)
@@ -314,31 +376,17 @@ void run_validate(const ValidateArgs& a) {
     if (gap > a.max_ranking_gap) pass = false;
   }
 
+  for (const auto& r : done)
+    if (!r.ran) pass = false;
+    else if (std::fabs((r.pred_mem - r.meas_mem) / r.meas_mem) > a.max_memory_error ||
+             std::fabs((r.pred_step - r.meas_step) / r.meas_step) > a.max_step_time_error)
+      pass = false;
   std::printf("\nvalidate %s on %d ranks (%s), seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld), median of %lld round%s\n",
               a.model.c_str(), a.ranks, cluster.name.c_str(), static_cast<long long>(training.seq_len),
               static_cast<long long>(training.global_batch), static_cast<long long>(a.micro_batch),
               static_cast<long long>(a.steps), static_cast<long long>(a.warmup), static_cast<long long>(a.rounds),
               a.rounds == 1 ? "" : "s");
-  std::printf("%-10s %14s %14s %8s   %11s %11s %8s   %11s %11s\n", "split", "pred peak MiB", "meas peak MiB", "mem err",
-              "pred step s", "meas step s", "time err", "pred comm s", "meas comm s");
-  for (const auto& r : done) {
-    if (!r.ran) {
-      std::printf("%-10s %14.3f %14s %8s   %11.4f %11s %8s   %11.4f %11s\n", plan_short(r.plan).c_str(),
-                  r.pred_mem / 1048576.0, "failed", "", r.pred_step, "failed", "", r.pred_comm, "failed");
-      pass = false;
-      continue;
-    }
-    const double me = (r.pred_mem - r.meas_mem) / r.meas_mem, te = (r.pred_step - r.meas_step) / r.meas_step;
-    const bool ok = std::fabs(me) <= a.max_memory_error && std::fabs(te) <= a.max_step_time_error;
-    if (!ok) pass = false;
-    std::printf("%-10s %14.3f %14.3f %+7.2f%%   %11.4f %11.4f %+7.1f%%   %11.4f %11.4f%s\n", plan_short(r.plan).c_str(),
-                r.pred_mem / 1048576.0, r.meas_mem / 1048576.0, 100 * me, r.pred_step, r.meas_step, 100 * te,
-                r.pred_comm, r.meas_comm, ok ? "" : "  <- past threshold");
-  }
-  std::printf("(comm: time in collectives per step; measured, the mean over ranks of the time spent waiting in them)\n");
-  if (pbest)
-    std::printf("predicted best: %s; measured best: %s (the predicted best is %.1f%% slower than the measured best; limit %.0f%%)\n",
-                plan_short(pbest->plan).c_str(), plan_short(mbest->plan).c_str(), 100 * gap, 100 * a.max_ranking_gap);
+  print_validate_table(doc);
   doc["pass"] = pass;
   write_file_atomic(a.out, doc.dump(2) + "\n");
   std::printf("%s: thresholds memory %.0f%%, step time %.0f%%; wrote %s\n", pass ? "PASS" : "FAIL",
@@ -354,7 +402,7 @@ void register_validate(CLI::App& app) {
   CLI::App* c = app.add_subcommand("validate",
                                    "Simulate every feasible (dp, tp) on this machine, train each for a few steps, and "
                                    "compare predicted with measured peak memory and step time (docs/calibration.md)");
-  c->add_option("--model", a->model, "Model preset (llama-tiny, feedforward:DIMxHIDDEN, ...) or config.json")->required();
+  c->add_option("--model", a->model, "Model preset (llama-tiny, feedforward:DIMxHIDDEN, ...) or config.json");
   c->add_option("--ranks", a->ranks, "World size (local ranks)")->capture_default_str();
   c->add_option("--cluster", a->cluster, "Profile from `planner calibrate` (or cpu-gloo: the uncalibrated preset)")
       ->capture_default_str();
@@ -374,7 +422,9 @@ void register_validate(CLI::App& app) {
   c->add_option("--cpu-bind", a->cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
       ->capture_default_str();
   c->add_option("--run-timeout", a->run_timeout_s, "Seconds before one split's training is stopped")->capture_default_str();
-  c->add_option("-o,--out", a->out, "The planner-validate/1 JSON to write")->capture_default_str();
+  c->add_option("-o,--out", a->out, "The planner-validate/1 JSON to write (default validate.json; with --rescore FILE.rescored.json)");
+  c->add_option("--rescore", a->rescore,
+                "Re-predict a stored planner-validate/1 with this build's simulator and --cluster; trains nothing");
   c->add_option("--runs-dir", a->runs_dir, "Where run records and logs go (default: --out's folder)");
   c->add_option("--max-memory-error", a->max_memory_error, "Fail above this |predicted - measured| / measured peak memory")
       ->capture_default_str();

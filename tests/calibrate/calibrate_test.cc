@@ -177,6 +177,57 @@ TEST(Fit, ProfileCarriesTheFitsAndReadsBack) {
   EXPECT_NEAR(back.collectives[0].link.bw_Bps, 2e9, 1.0);
 }
 
+// h = (compute + alone - overlapped) / alone: 10 ms of compute and a 4 ms all-gather that
+// together take 11 ms hid 3 of its 4 ms.
+TEST(Fit, HiddenFractionOfAnOverlappedAllGather) {
+  OverlapSample s;
+  s.compute_s = 10e-3;
+  s.alone_s = 4e-3;
+  s.overlapped_s = 11e-3;
+  EXPECT_NEAR(hidden_fraction(s), 0.75, 1e-12);
+  s.overlapped_s = 15e-3;  // slower than one after the other (contention): nothing hid
+  EXPECT_EQ(hidden_fraction(s), 0.0);
+  s.overlapped_s = 9e-3;   // faster than compute alone (noise): all of it hid
+  EXPECT_EQ(hidden_fraction(s), 1.0);
+
+  // The fit records the median over the sizes for the all-gather group in the document, not in
+  // the profile (the simulator does not use it by default; docs/cost-model.md).
+  ClusterSpec base = fit_base("gloo", 4);
+  std::vector<GemmSample> g;
+  for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 2.0 * n * n * n / 40e9, ""});
+  std::vector<MemorySample> m{{12e3, 12e3 / 4e9}, {12e6, 12e6 / 4e9}};
+  std::vector<CollectiveSample> c;
+  for (double b : {4096.0, 1048576.0}) {
+    c.push_back({FitCollective::all_gather, 4, 1, b, 3 * 100e-6 + 0.75 * b / 1e9});
+    c.push_back({FitCollective::all_reduce, 4, 1, b, 6 * 100e-6 + 1.5 * b / 1e9});
+  }
+  std::vector<OverlapSample> o(3);
+  for (auto& x : o) {
+    x.group_size = 4;
+    x.stride = 1;
+    x.compute_s = 10e-3;
+    x.alone_s = 4e-3;
+  }
+  o[0].overlapped_s = 11e-3;  // h 0.75
+  o[1].overlapped_s = 12e-3;  // h 0.5
+  o[2].overlapped_s = 13e-3;  // h 0.25
+  CalibrationResult r = fit_calibration(base, {"h", "cpu", 4, ""}, g, {}, m, c, 0, o);
+  ASSERT_EQ(r.profile.collectives.size(), 2u);
+  for (const auto& e : r.profile.collectives) EXPECT_LT(e.hidden_fraction, 0);
+  int groups = 0;
+  for (const auto& g : r.document["collectives"]["per_group"]) {
+    if (g["kind"] != "all_gather") {
+      EXPECT_FALSE(g.contains("hidden_fraction"));  // only all-gathers are prefetched
+      continue;
+    }
+    EXPECT_NEAR(g["hidden_fraction"].get<double>(), 0.5, 1e-12);
+    ++groups;
+  }
+  EXPECT_EQ(groups, 1);
+  ASSERT_EQ(r.document["overlap"]["samples"].size(), 3u);
+  EXPECT_NEAR(r.document["overlap"]["samples"][2]["hidden_fraction"].get<double>(), 0.25, 1e-12);
+}
+
 TEST(Fit, EachKindAndGroupGetsItsOwnEntry) {
   ClusterSpec base = fit_base("nccl", 4);  // no Gloo local sum: the samples are the bare ring formula
   std::vector<GemmSample> g;
@@ -327,6 +378,31 @@ TEST(Validate, RefusesAGpuProfileItCannotTrainOn) {
   EXPECT_NE(text.find("h100-sxm"), std::string::npos) << text;
   EXPECT_NE(text.find("backend"), std::string::npos) << text;
   EXPECT_NE(text.find("Gloo"), std::string::npos) << text;
+}
+
+// --rescore trains nothing: run A's validations (tests/data/validation/) re-predicted with their
+// own profile. llama-tiny's three splits are within 10% there (PASS, exit 0); feedforward's
+// dp=2 tp=2 is 13.5% off (FAIL, exit 1).
+TEST(Validate, RescoresAStoredValidationWithoutTraining) {
+  const std::string dir = std::string(PLANNER_TEST_DATA) + "/validation/2026-11-25T2321";
+  const std::string out = temp_dir() + "/rescored.json";
+  auto [rc, text] = run("validate --rescore " + dir + "/validate-llama.json --cluster " + dir + "/profile.json --out " + out, 60);
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_NE(text.find("PASS: mean |step time error|"), std::string::npos) << text;
+  Json doc = read_json_file(out);
+  EXPECT_EQ(doc["format"], "planner-validate/1");
+  EXPECT_EQ(doc["rows"].size(), 3u);
+  EXPECT_TRUE(doc["pass"].get<bool>());
+  EXPECT_EQ(doc["predicted_best"]["dp"], 4);
+  auto [rc_ff, text_ff] = run("validate --rescore " + dir + "/validate-ff.json --cluster " + dir + "/profile.json --out " + out, 60);
+  EXPECT_EQ(rc_ff, 1) << text_ff;
+  EXPECT_NE(text_ff.find("dp=2 tp=2"), std::string::npos) << text_ff;
+  EXPECT_NE(text_ff.find("past threshold"), std::string::npos) << text_ff;
+  EXPECT_FALSE(read_json_file(out)["pass"].get<bool>());
+  // Writing over the stored validation is refused.
+  auto [rc2, text2] = run("validate --rescore " + out + " --cluster " + dir + "/profile.json --out " + out, 60);
+  EXPECT_EQ(rc2, 2) << text2;
+  EXPECT_NE(text2.find("is the validation being rescored"), std::string::npos) << text2;
 }
 
 TEST_F(Calibrated, ProfileFromAnotherMachineIsRefused) {

@@ -106,6 +106,27 @@ TEST(ClusterJson, CalibratedCollectiveTable) {
             "profile.json: field 'collectives[1].kind': a second entry for all_reduce group_size 4 stride 1");
 }
 
+TEST(ClusterJson, HiddenFractionIsOptionalAndBounded) {
+  Json j = cluster_to_json(resolve_cluster("cpu-gloo"));
+  j["collectives"] = Json::parse(R"([
+    {"kind": "all_gather", "group_size": 4, "stride": 1, "latency_us": 300, "bw_GBps": 0.9, "hidden_fraction": 0.25},
+    {"kind": "all_reduce", "group_size": 4, "stride": 1, "latency_us": 300, "bw_GBps": 0.9}])");
+  ClusterSpec c = cluster_from_json(JsonReader(j, "profile.json"));
+  EXPECT_DOUBLE_EQ(c.collectives[0].hidden_fraction, 0.25);
+  EXPECT_LT(c.collectives[1].hidden_fraction, 0);  // not measured
+  Json again = cluster_to_json(c);
+  EXPECT_DOUBLE_EQ(again["collectives"][0]["hidden_fraction"].get<double>(), 0.25);
+  EXPECT_FALSE(again["collectives"][1].contains("hidden_fraction"));
+  Json bad = j;
+  bad["collectives"][0]["hidden_fraction"] = 1.5;
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+            "profile.json: field 'collectives[0].hidden_fraction': must be between 0 and 1 (the fraction of the "
+            "collective hidden behind compute), got 1.500000");
+  bad["collectives"][0]["hidden_fraction"] = -0.5;
+  EXPECT_NE(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].hidden_fraction'"),
+            std::string::npos);
+}
+
 TEST(PlanFile, WriteReadAtomic) {
   PlanFile f;
   f.model = resolve_model("llama-tiny");

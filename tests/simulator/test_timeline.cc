@@ -123,6 +123,49 @@ TEST(Timeline, DeepModelHidesBlockCommExposesRoot) {
   EXPECT_GT(tb.fsdp_overlapped_s(), 0.8 * tb.fsdp_comm_s());
 }
 
+// The executor over Gloo prefetches the next block's all-gather while a block computes; the
+// profile's hidden_fraction h (measured by `planner calibrate`) is the part of it that hides.
+// llama-tiny has 4 blocks: in forward the gathers of blocks 1..3 are prefetched behind blocks
+// 0..2, in backward the gathers of blocks 2..0 behind blocks 3..1 (each block outlasts a
+// gather): 6 gathers hide h of their time each. Block 0's gather is prefetched behind the
+// embedding, E, shorter than it: it hides min(h x gather, E). The root's and the last block's
+// backward gather are waited for at once.
+TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
+  ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
+  CollectiveFitSpec ag;
+  ag.kind = "all_gather";
+  ag.group_size = 4;
+  ag.stride = 1;
+  ag.link = {"ag4", 10e9, 100e-6, 1.0};  // 10 GB/s, 100 us per ring step
+  c.collectives.push_back(ag);
+  TrainingSpec t;
+  t.seq_len = 64;
+  t.global_batch = 4;
+  t.precision = Precision::fp32;
+  Plan p;
+  p.dp = 4;
+  p.tp = 1;
+  auto step = [&](double h) {
+    ClusterSpec ch = c;
+    ch.collectives[0].hidden_fraction = h;
+    return Simulator(resolve_model("llama-tiny"), t, ch).evaluate(p).prediction.time.step_s;
+  };
+  // A block: wq, wo 256 x 256; wk, wv 256 x 128 (4 kv heads of 32); w1, w2, w3 256 x 768; two
+  // norms of 256: 786,944 fp32 parameters, 3,147,776 bytes gathered.
+  // all_gather over 4 ranks: 3 x 100 us + 3/4 x 3,147,776 B / 10 GB/s = 300 + 236.0832 us.
+  const double gather_s = 536.0832e-6;
+  EXPECT_NEAR(all_gather_seconds(4, 786944.0 * 4, ag.link), gather_s, 1e-12);
+  const double none = step(-1);  // not measured: nothing hides on Gloo
+  EXPECT_NEAR(step(0.0), none, 1e-12);
+  double embedding_s = -1;
+  for (const auto& e : Simulator(resolve_model("llama-tiny"), t, c).detail(p).trace)
+    if (e.name == "F tok_embeddings") embedding_s = e.duration_s;
+  ASSERT_GT(embedding_s, 0);
+  ASSERT_LT(embedding_s, 0.25 * gather_s);
+  EXPECT_NEAR(none - step(1.0), 6 * gather_s + embedding_s, 1e-9);
+  EXPECT_NEAR(none - step(0.25), 0.25 * 6 * gather_s + embedding_s, 1e-9);
+}
+
 TEST(Throughput, MfuDefinition) {
   Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/16);
   // 6 N + 12 L (heads x head_dim) s = 6 x 7,504,658,432 + 12 x 32 x 4096 x 8192.
