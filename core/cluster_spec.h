@@ -51,8 +51,8 @@ struct CollectiveFitSpec {
   int64_t stride = 1;     // 1: consecutive ranks (TP groups); > 1: every stride-th rank (DP groups)
   LinkSpec link;          // latency_s per ring step, bw_Bps with efficiency 1
   // Fraction of the collective's time that hides behind compute issued after it (FSDP's
-  // prefetched all-gather), measured by `planner calibrate`; < 0: not measured (docs/cost-model.md,
-  // "Overlap on a CPU host").
+  // prefetched all-gather), as a profile gives it; < 0: not given (docs/cost-model.md, "Overlap on
+  // a CPU host": `planner calibrate` measures it but keeps it out of the profile).
   double hidden_fraction = -1;
 };
 

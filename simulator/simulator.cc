@@ -592,10 +592,11 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // worker thread while this unit computes, reduce-scatters synchronously after a unit's backward
   // (after the prefetch in flight: Gloo runs a group's collectives in order), and gathers the last
   // block for backward when its output's gradient arrives. Its ranks share the cores with that
-  // thread, so only part of an all-gather hides behind compute: `planner calibrate` measures that
-  // fraction per group (hidden_fraction); the rest runs on the compute stream when it is issued.
-  // Without a measurement nothing hides on Gloo (the whole all-gather is inline) and everything
-  // hides on a GPU's comm stream (docs/cost-model.md, "Overlap on a CPU host").
+  // thread, so at most part of an all-gather hides behind compute: a profile may give that
+  // fraction per group (hidden_fraction; `planner calibrate` measures it into its calibration
+  // document only), the rest running on the compute stream when it is issued. Without it nothing
+  // hides on Gloo (the whole all-gather is inline) and everything hides on a GPU's comm stream
+  // (docs/cost-model.md, "Overlap on a CPU host").
   const bool gloo_prefetch = !overlap && cl.backend == "gloo";
   const double ag_hidden = collective_hidden_fraction(cl, CK::all_gather, dp, tp, gloo_prefetch ? 0.0 : 1.0);
   auto micro_step = [&](bool sync, int64_t mb_index, double t0, StepTimes* st) -> double {
