@@ -613,32 +613,26 @@ Work plan_work(const CalibrateOptions& o) {
   std::vector<double> sizes = o.message_bytes;
   if (sizes.empty())
     for (double b = 4096; b <= 16.0 * 1024 * 1024; b *= 4) sizes.push_back(b);
+  // Sizes divisible by the group (4-byte elements).
+  auto group_bytes = [](double b, int64_t g) {
+    return 4.0 * std::max<double>(static_cast<double>(g), std::round(b / 4.0 / g) * g);
+  };
   for (int64_t g : divisors(o.ranks)) {
     if (g < 2) continue;
     std::vector<int64_t> strides{1};
     if (g < o.ranks) strides.push_back(o.ranks / g);  // DP-style groups
-    for (int64_t stride : strides)
+    for (int64_t stride : strides) {
       for (auto k : {FitCollective::all_gather, FitCollective::reduce_scatter, FitCollective::all_reduce})
-        for (double b : sizes) {
-          // Sizes divisible by the group (4-byte elements).
-          const double elems = std::max<double>(static_cast<double>(g), std::round(b / 4.0 / g) * g);
-          w.collectives.push_back({k, g, stride, elems * 4.0, 0});
-        }
-  }
-  // Overlap of an all-gather with compute, per group, at FSDP-unit sizes.
-  for (int64_t g : divisors(o.ranks)) {
-    if (g < 2) continue;
-    std::vector<int64_t> strides{1};
-    if (g < o.ranks) strides.push_back(o.ranks / g);
-    for (int64_t stride : strides)
+        for (double b : sizes) w.collectives.push_back({k, g, stride, group_bytes(b, g), 0});
+      // Overlap of an all-gather with compute, at FSDP-unit sizes.
       for (double b : {1024.0 * 1024.0, 4.0 * 1024.0 * 1024.0}) {
-        const double elems = std::max<double>(static_cast<double>(g), std::round(b / 4.0 / g) * g);
         OverlapSample os;
         os.group_size = g;
         os.stride = stride;
-        os.bytes = elems * 4.0;
+        os.bytes = group_bytes(b, g);
         w.overlaps.push_back(os);
       }
+    }
   }
   return w;
 }
