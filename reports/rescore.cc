@@ -25,50 +25,64 @@ Json rescore_validation(const Json& doc, const std::string& source, const Cluste
                      "the profile describes " + std::to_string(cluster.world()) + " ranks but " + source +
                          " validated " + std::to_string(world));
   Simulator sim(model, training, cluster);
+  // The verdict is taken under the stored thresholds: present and numbers, or the error names them.
   JsonReader th = r.child("thresholds");
-  const double max_mem = th.get_number("max_memory_error", 0.0, true);
-  const double max_step = th.get_number("max_step_time_error", 0.0, true);
-  const double max_gap = th.get_number("max_ranking_gap", 0.0, true);
-
+  for (const char* k : {"max_memory_error", "max_step_time_error", "max_ranking_gap"}) th.get_number(k, 0.0, true);
   Json out = doc;
+  std::vector<JsonReader> rows = r.children("rows");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Plan p = plan_from_json(rows[i].child("plan"));
+    if (rows[i].has("measured")) {
+      JsonReader m = rows[i].child("measured");
+      m.get_number("peak_allocated_bytes", 0.0);  // present and positive, or the error names them
+      m.get_number("step_s", 0.0);
+    }
+    Candidate c = sim.evaluate(p);
+    out["rows"][i]["predicted"] = {{"peak_allocated_bytes", c.prediction.memory.peak_allocated_bytes},
+                                   {"step_s", c.prediction.time.step_s},
+                                   {"comm_s", c.prediction.time.tp_comm_s + c.prediction.time.fsdp_exposed_s},
+                                   {"fits", c.feasible()}};
+  }
+  score_validation(&out);
+  out["rescored"] = {{"from", source}, {"cluster", cluster_source}};
+  return out;
+}
+
+void score_validation(Json* doc) {
+  Json& d = *doc;
+  const Json& th = d.at("thresholds");
+  const double max_mem = th.at("max_memory_error").get<double>(), max_step = th.at("max_step_time_error").get<double>(),
+               max_gap = th.at("max_ranking_gap").get<double>();
   bool pass = true;
   const Json* pbest = nullptr;
   const Json* mbest = nullptr;
-  std::vector<JsonReader> rows = r.children("rows");
-  for (size_t i = 0; i < rows.size(); ++i) {
-    Json& row = out["rows"][i];
-    const Plan p = plan_from_json(rows[i].child("plan"));
-    Candidate c = sim.evaluate(p);
-    row["predicted"] = {{"peak_allocated_bytes", c.prediction.memory.peak_allocated_bytes},
-                        {"step_s", c.prediction.time.step_s},
-                        {"comm_s", c.prediction.time.tp_comm_s + c.prediction.time.fsdp_exposed_s},
-                        {"fits", c.feasible()}};
-    if (!rows[i].has("measured")) {
-      pass = false;  // a run that failed fails the validation, as it did when measured
+  for (Json& row : d.at("rows")) {
+    if (!row.contains("measured")) {
+      pass = false;  // a split whose run failed fails the validation
       continue;
     }
-    JsonReader m = rows[i].child("measured");
-    const double mem = m.get_number("peak_allocated_bytes", 0.0), step = m.get_number("step_s", 0.0);
-    const double me = (c.prediction.memory.peak_allocated_bytes - mem) / mem;
-    const double te = (c.prediction.time.step_s - step) / step;
+    const double pm = row.at("predicted").at("peak_allocated_bytes").get<double>();
+    const double ps = row.at("predicted").at("step_s").get<double>();
+    const double mm = row.at("measured").at("peak_allocated_bytes").get<double>();
+    const double ms = row.at("measured").at("step_s").get<double>();
+    const double me = (pm - mm) / mm, te = (ps - ms) / ms;
     row["memory_error"] = me;
     row["step_time_error"] = te;
     if (std::fabs(me) > max_mem || std::fabs(te) > max_step) pass = false;
-    if (!pbest || c.prediction.time.step_s < (*pbest)["predicted"]["step_s"].get<double>()) pbest = &row;
-    if (!mbest || step < (*mbest)["measured"]["step_s"].get<double>()) mbest = &row;
+    if (!pbest || ps < pbest->at("predicted").at("step_s").get<double>()) pbest = &row;
+    if (!mbest || ms < mbest->at("measured").at("step_s").get<double>()) mbest = &row;
   }
   if (pbest) {
-    out["predicted_best"] = (*pbest)["plan"];
-    out["measured_best"] = (*mbest)["plan"];
-    const double gap = (*pbest)["measured"]["step_s"].get<double>() / (*mbest)["measured"]["step_s"].get<double>() - 1.0;
-    out["ranking_gap"] = gap;
+    d["predicted_best"] = pbest->at("plan");
+    d["measured_best"] = mbest->at("plan");
+    const double pb = pbest->at("measured").at("step_s").get<double>(), mb = mbest->at("measured").at("step_s").get<double>();
+    const double gap = (pb - mb) / mb;  // measured step of the predicted best vs the measured best
+    d["ranking_gap"] = gap;
     if (gap > max_gap) pass = false;
   } else {
     pass = false;
   }
-  out["pass"] = pass;
-  out["rescored"] = {{"from", source}, {"cluster", cluster_source}};
-  return out;
+  d["pass"] = pass;
 }
 
 double mean_abs_step_time_error(const Json& validate_doc) {

@@ -17,6 +17,14 @@ namespace planner {
 Json rescore_validation(const Json& doc, const std::string& source, const ClusterSpec& cluster,
                         const std::string& cluster_source);
 
+// The verdict of a planner-validate/1 document from its rows' predicted and measured values and
+// its thresholds: each measured row's memory_error and step_time_error ((predicted - measured) /
+// measured), predicted_best (fastest predicted among the measured rows), measured_best,
+// ranking_gap (measured step of the predicted best / the measured best - 1) and pass (every row
+// measured and within the thresholds, and the gap within its own). `planner validate` and
+// rescore_validation() both judge this way.
+void score_validation(Json* doc);
+
 // Mean of |step_time_error| over the rows that ran (a fraction).
 double mean_abs_step_time_error(const Json& validate_doc);
 

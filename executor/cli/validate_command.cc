@@ -340,19 +340,9 @@ void run_validate(const ValidateArgs& given) {
     jr["measured"] = {{"peak_allocated_bytes", row.meas_mem}, {"step_s", row.meas_step},
                       {"step_s_rounds", row.round_steps}, {"comm_s", row.meas_comm}, {"step_time_s", row.round_series[mid]},
                       {"record", row.round_records[mid]}};
-    jr["memory_error"] = (row.pred_mem - row.meas_mem) / row.meas_mem;
-    jr["step_time_error"] = (row.pred_step - row.meas_step) / row.meas_step;
     rows.push_back(jr);
   }
 
-  // Ranking: predicted best (fastest predicted among those run) vs measured best.
-  const Row* pbest = nullptr;
-  const Row* mbest = nullptr;
-  for (const auto& r : done) {
-    if (!r.ran) continue;
-    if (!pbest || r.pred_step < pbest->pred_step) pbest = &r;
-    if (!mbest || r.meas_step < mbest->meas_step) mbest = &r;
-  }
   Json doc;
   doc["format"] = "planner-validate/1";
   doc["model"] = a.model;
@@ -366,28 +356,14 @@ void run_validate(const ValidateArgs& given) {
                        {"max_ranking_gap", a.max_ranking_gap}};
   doc["rows"] = rows;
   doc["skipped"] = skipped;
-  bool pass = pbest != nullptr;
-  double gap = 0;
-  if (pbest) {
-    doc["predicted_best"] = plan_to_json(pbest->plan);
-    doc["measured_best"] = plan_to_json(mbest->plan);
-    gap = (pbest->meas_step - mbest->meas_step) / mbest->meas_step;
-    doc["ranking_gap"] = gap;  // measured step of the predicted best vs the measured best
-    if (gap > a.max_ranking_gap) pass = false;
-  }
-
-  for (const auto& r : done)
-    if (!r.ran) pass = false;
-    else if (std::fabs((r.pred_mem - r.meas_mem) / r.meas_mem) > a.max_memory_error ||
-             std::fabs((r.pred_step - r.meas_step) / r.meas_step) > a.max_step_time_error)
-      pass = false;
+  score_validation(&doc);  // errors, predicted and measured best, ranking gap, verdict
+  const bool pass = doc.at("pass").get<bool>();
   std::printf("\nvalidate %s on %d ranks (%s), seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld), median of %lld round%s\n",
               a.model.c_str(), a.ranks, cluster.name.c_str(), static_cast<long long>(training.seq_len),
               static_cast<long long>(training.global_batch), static_cast<long long>(a.micro_batch),
               static_cast<long long>(a.steps), static_cast<long long>(a.warmup), static_cast<long long>(a.rounds),
               a.rounds == 1 ? "" : "s");
   print_validate_table(doc);
-  doc["pass"] = pass;
   write_file_atomic(a.out, doc.dump(2) + "\n");
   std::printf("%s: thresholds memory %.0f%%, step time %.0f%%; wrote %s\n", pass ? "PASS" : "FAIL",
               100 * a.max_memory_error, 100 * a.max_step_time_error, a.out.c_str());
