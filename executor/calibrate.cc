@@ -427,11 +427,17 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
     c.efficiency.attention = std::min(1.0, af.rate_flops_per_s / peak_used);
   }
   const double mem_eff_bw = c.device.mem_bw_Bps * c.efficiency.memory;
-  AlphaBetaFit link = fit_alpha_beta(collectives, c.backend, mem_eff_bw);
-  c.intra_node.name = c.intra_node.name + " (calibrated)";
-  c.intra_node.bw_Bps = link.bw_Bps;
-  c.intra_node.latency_s = link.latency_s;
-  c.intra_node.efficiency = 1.0;
+  // One rank (a single-GPU machine): no group to time, so the base cluster's links stay as they
+  // are and only the compute side is calibrated.
+  const bool have_collectives = !collectives.empty();
+  AlphaBetaFit link;
+  if (have_collectives) {
+    link = fit_alpha_beta(collectives, c.backend, mem_eff_bw);
+    c.intra_node.name = c.intra_node.name + " (calibrated)";
+    c.intra_node.bw_Bps = link.bw_Bps;
+    c.intra_node.latency_s = link.latency_s;
+    c.intra_node.efficiency = 1.0;
+  }
 
   Json d;
   d["format"] = "planner-calibration/1";
@@ -491,8 +497,13 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
 
   Json col;
   col["model"] = "t = steps * latency_s + bus_bytes / bw_Bps (+ Gloo reduce_scatter local sum at the fitted memory bandwidth)";
-  col["link"] = {{"latency_s", link.latency_s}, {"bw_Bps", link.bw_Bps}, {"residuals", fit_json(link.fit)},
-                 {"bandwidth_from_best_sample", link.bandwidth_from_best_sample}};
+  if (have_collectives) {
+    col["link"] = {{"latency_s", link.latency_s}, {"bw_Bps", link.bw_Bps}, {"residuals", fit_json(link.fit)},
+                   {"bandwidth_from_best_sample", link.bandwidth_from_best_sample}};
+  } else {
+    col["not_measured"] = "one rank: no collectives to time; the profile keeps the base cluster's links (" +
+                          c.intra_node.name + ", " + c.inter_node.name + ")";
+  }
   Json per_kind = Json::object();
   for (auto k : {FitCollective::all_gather, FitCollective::reduce_scatter, FitCollective::all_reduce}) {
     std::vector<CollectiveSample> sub;
@@ -565,7 +576,7 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
     const auto& s = collectives[i];
     cs.push_back({{"kind", to_string(s.kind)}, {"group_size", s.group_size}, {"stride", s.stride}, {"bytes", s.bytes},
                   {"measured_s", s.seconds}, {"fitted_s", table_fitted[i]}, {"residual_rel", table_residual[i]},
-                  {"link_fitted_s", link.fit.predicted[i]}, {"link_residual_rel", link.fit.residual_rel[i]}});
+                  {"link_fitted_s", link.fit.predicted.at(i)}, {"link_residual_rel", link.fit.residual_rel.at(i)}});
   }
   col["samples"] = cs;
   d["collectives"] = col;
@@ -876,10 +887,14 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
               c.device.mem_bw_Bps * c.efficiency.memory / 1e9, c.efficiency.memory, c.device.mem_bw_Bps / 1e9,
               100 * d["memory"]["residuals"]["rms_rel"].get<double>(), 100 * d["memory"]["residuals"]["max_abs_rel"].get<double>(),
               w.memory.size());
-  std::printf("  link       latency %.1f us per step, %.3f GB/s (all kinds and groups, the fallback)  residuals: rms %.1f%%, max %.1f%% (%zu points)\n",
-              c.intra_node.latency_s * 1e6, c.intra_node.bw_Bps / 1e9,
-              100 * d["collectives"]["link"]["residuals"]["rms_rel"].get<double>(),
-              100 * d["collectives"]["link"]["residuals"]["max_abs_rel"].get<double>(), w.collectives.size());
+  if (!d["collectives"].contains("link")) {
+    std::printf("  link       %s\n", d["collectives"]["not_measured"].get<std::string>().c_str());
+  } else {
+    std::printf("  link       latency %.1f us per step, %.3f GB/s (all kinds and groups, the fallback)  residuals: rms %.1f%%, max %.1f%% (%zu points)\n",
+                c.intra_node.latency_s * 1e6, c.intra_node.bw_Bps / 1e9,
+                100 * d["collectives"]["link"]["residuals"]["rms_rel"].get<double>(),
+                100 * d["collectives"]["link"]["residuals"]["max_abs_rel"].get<double>(), w.collectives.size());
+  }
   std::printf("  collectives per kind and group (what the simulator uses):\n");
   std::printf("    %-15s %5s %6s %12s %9s %9s %9s\n", "kind", "group", "stride", "latency_us", "GB/s", "rms", "max");
   for (const auto& v : d["collectives"]["per_group"])
@@ -913,7 +928,10 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
 }  // namespace
 
 int run_calibration(const CalibrateOptions& o) {
-  if (o.ranks < 2) throw InputError("--ranks", "", "must be >= 2 (collectives need a group), got " + std::to_string(o.ranks));
+  if (o.ranks < 1) throw InputError("--ranks", "", "must be >= 1, got " + std::to_string(o.ranks));
+  if (o.ranks == 1 && o.backend == "gloo")
+    throw InputError("--ranks", "", "1 with --backend gloo: a CPU profile is per rank count and needs a group to time the "
+                                    "collectives (use the rank count you will train with, >= 2)");
   if (o.out_path.empty()) throw InputError("--out", "", "required: where to write the profile");
   if (o.repeats < 1) throw InputError("--repeats", "", "must be >= 1");
   check_cpu_bind(o.cpu_bind, "--cpu-bind");

@@ -1,7 +1,9 @@
 #include "executor/comm.h"
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#ifdef PLANNER_HAVE_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 
 #include <condition_variable>
 #include <cstdlib>
@@ -42,6 +44,9 @@ void Comm::record(CollectiveKind k, double seconds, int64_t bytes, int64_t calls
 }
 
 // ------------------------------------------------------------------------------------------ Gloo
+// Compiled when Gloo's headers are there (Debian's libgloo-dev; LibTorch from pytorch.org). A
+// pip torch ships ProcessGroupGloo.hpp without them: NCCL alone then (executor/CMakeLists.txt).
+#ifdef PLANNER_HAVE_GLOO
 
 namespace {
 
@@ -241,6 +246,16 @@ std::unique_ptr<Comm> make_gloo_comm(const StorePtr& store, const std::string& n
                                      const std::string& hostname) {
   return std::make_unique<GlooComm>(store, name, group_tag, rank, size, timeout, hostname);
 }
+
+#else
+
+std::unique_ptr<Comm> make_gloo_comm(const StorePtr&, const std::string&, const std::string&, int, int,
+                                     std::chrono::milliseconds, const std::string&) {
+  throw InputError("--backend", "", "'gloo' is not available in this build: Gloo's headers were not found when it was "
+                                    "compiled (a pip torch ships none); allowed: nccl");
+}
+
+#endif  // PLANNER_HAVE_GLOO
 
 bool nccl_compiled() {
 #ifdef PLANNER_HAVE_NCCL

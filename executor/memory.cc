@@ -1,8 +1,22 @@
 #include "executor/memory.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
+#ifdef PLANNER_HAVE_NCCL
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <atomic>
+#include <cstring>
+
+// LibTorch 2.3 made Allocator::allocate non-const and added a pure copy_data().
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define PLANNER_ALLOCATE_CONST
+#define PLANNER_ALLOCATOR_HAS_COPY_DATA 1
+#else
+#define PLANNER_ALLOCATE_CONST const
+#define PLANNER_ALLOCATOR_HAS_COPY_DATA 0
+#endif
 
 namespace planner::executor {
 
@@ -25,7 +39,7 @@ void delete_counted(void* ctx) {
 class CountingAllocator : public at::Allocator {
  public:
   explicit CountingAllocator(at::Allocator* inner) : inner_(inner) {}
-  at::DataPtr allocate(size_t n) const override {
+  at::DataPtr allocate(size_t n) PLANNER_ALLOCATE_CONST override {
     at::DataPtr d = inner_->allocate(n);
     void* ptr = d.get();
     const int64_t bytes = static_cast<int64_t>(n);
@@ -36,6 +50,9 @@ class CountingAllocator : public at::Allocator {
     return {ptr, new Counted{std::move(d), bytes}, &delete_counted, at::Device(at::kCPU)};
   }
   at::DeleterFnPtr raw_deleter() const override { return nullptr; }
+#if PLANNER_ALLOCATOR_HAS_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
+#endif
 
  private:
   at::Allocator* inner_;
@@ -55,5 +72,19 @@ bool counting_cpu_allocator_installed() { return g_allocator != nullptr && c10::
 int64_t cpu_allocated_bytes() { return g_current.load(); }
 int64_t cpu_peak_allocated_bytes() { return g_peak.load(); }
 void reset_cpu_peak() { g_peak.store(g_current.load()); }
+
+#ifdef PLANNER_HAVE_NCCL
+// Index 0 of the stat arrays is the aggregate over pools (StatType::AGGREGATE); the enum's
+// namespace moved between LibTorch 2.x releases, its value did not.
+int64_t cuda_peak_allocated_bytes(int device) {
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device)).allocated_bytes[0].peak;
+}
+int64_t cuda_peak_reserved_bytes(int device) {
+  return c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<c10::DeviceIndex>(device)).reserved_bytes[0].peak;
+}
+#else
+int64_t cuda_peak_allocated_bytes(int) { return -1; }
+int64_t cuda_peak_reserved_bytes(int) { return -1; }
+#endif
 
 }  // namespace planner::executor

@@ -3,7 +3,9 @@
 #include <torch/torch.h>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <torch/version.h>
 #include <cmath>
+#include <limits>
 
 #include "core/error.h"
 
@@ -196,7 +198,8 @@ struct SplitUnit : public torch::autograd::Function<SplitUnit> {
     int64_t covered = 0;
     for (size_t i = 0; i < u.params.size(); ++i)
       if (grads[i].defined()) covered += u.params[i].local.rows * u.params[i].local.cols;
-    at::Tensor g = covered == u.shard_numel ? at::empty({u.shard_numel}, at::kFloat) : at::zeros({u.shard_numel}, at::kFloat);
+    const auto o = u.shard.options();
+    at::Tensor g = covered == u.shard_numel ? at::empty({u.shard_numel}, o) : at::zeros({u.shard_numel}, o);
     for (size_t i = 0; i < u.params.size(); ++i) {
       if (!grads[i].defined()) continue;
       const auto& p = u.params[i];
@@ -413,7 +416,7 @@ ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const
   // Initialise: the full tensor from (seed, name), then this rank's TP slice, then its FSDP rows.
   at::NoGradGuard ng;
   for (auto& u : units_) {
-    u.shard = at::zeros({u.shard_numel}, at::kFloat);
+    at::Tensor host = at::zeros({u.shard_numel}, at::kFloat);
     for (const auto& p : u.params) {
       at::Tensor full;
       if (p.type == ModuleType::norm) {
@@ -422,11 +425,12 @@ ShardedModel::ShardedModel(const ModelSpec& model, int64_t dp, int64_t tp, const
         auto gen = generator(splitmix64(seed ^ hash_string(p.name)));
         full = at::normal(0.0, 0.02, {p.full_rows, p.full_cols}, gen);
       }
-      copy_rank_slice(full, p, mesh, u.shard);
+      copy_rank_slice(full, p, mesh, host);
     }
+    u.shard = opts_.device.is_cpu() ? host : host.to(opts_.device);
     u.shard.requires_grad_(true);
     if (dp_ > 1) {
-      for (const auto& p : u.params) u.full.push_back(at::empty({p.local.rows, p.local.cols}, at::kFloat));
+      for (const auto& p : u.params) u.full.push_back(at::empty({p.local.rows, p.local.cols}, f32()));
       free_unsharded(u);
     }
   }
@@ -461,7 +465,7 @@ void ShardedModel::free_unsharded(Unit& u) {
 
 void ShardedModel::prefetch(Unit& u) {
   if (dp_ == 1 || u.gathered || u.pending || !opts_.prefetch) return;
-  u.gather_buffer = at::empty({dp_ * u.shard_numel}, at::kFloat);
+  u.gather_buffer = at::empty({dp_ * u.shard_numel}, f32());
   u.pending = comms_->dp->all_gather_async(u.shard.detach(), u.gather_buffer);
 }
 
@@ -471,7 +475,7 @@ void ShardedModel::gather(Unit& u) {
     u.pending->wait();
     u.pending.reset();
   } else if (!u.landed) {
-    u.gather_buffer = at::empty({dp_ * u.shard_numel}, at::kFloat);
+    u.gather_buffer = at::empty({dp_ * u.shard_numel}, f32());
     comms_->dp->all_gather(u.shard.detach(), u.gather_buffer);
   }
   at::NoGradGuard ng;
@@ -481,7 +485,7 @@ void ShardedModel::gather(Unit& u) {
     const size_t nbytes = static_cast<size_t>(p.local.rows * p.local.cols) * sizeof(float);
     impl->set_data_ptr_noswap(impl->allocator()->allocate(nbytes));
     impl->set_nbytes(nbytes);
-    at::Tensor dst = at::from_blob(u.full[i].data_ptr(), {p.local.rows, p.local.cols}, at::kFloat);
+    at::Tensor dst = at::from_blob(u.full[i].data_ptr(), {p.local.rows, p.local.cols}, f32());
     for (int64_t r = 0; r < dp_; ++r) {
       const int64_t r0 = r * p.shard_rows;
       const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
@@ -500,7 +504,7 @@ at::Tensor ShardedModel::reduce_grads(Unit& u, const std::vector<at::Tensor>& gr
   std::vector<at::Tensor> grads(u.params.size());
   for (size_t i = 0; i < u.params.size(); ++i)
     grads[i] = grads_in[i].defined() ? grads_in[i]
-                                     : at::zeros({u.params[i].local.rows, u.params[i].local.cols}, at::kFloat);
+                                     : at::zeros({u.params[i].local.rows, u.params[i].local.cols}, f32());
   if (opts_.grad_sync == GradSync::last_micro_batch && !last_micro_batch_) {
     if (u.accumulated_grads.empty())
       for (auto& g : grads) u.accumulated_grads.push_back(g.clone());
@@ -524,7 +528,7 @@ at::Tensor ShardedModel::reduce_grads(Unit& u, const std::vector<at::Tensor>& gr
         o.pending.reset();
         o.landed = true;
       }
-  at::Tensor buf = at::zeros({dp_ * u.shard_numel}, at::kFloat);
+  at::Tensor buf = at::zeros({dp_ * u.shard_numel}, f32());
   for (size_t i = 0; i < u.params.size(); ++i) {
     const auto& p = u.params[i];
     at::Tensor g = grads[i].reshape({p.local.rows, p.local.cols});
@@ -535,7 +539,7 @@ at::Tensor ShardedModel::reduce_grads(Unit& u, const std::vector<at::Tensor>& gr
       buf.narrow(0, r * u.shard_numel + p.offset, rows * p.local.cols).view({rows, p.local.cols}).copy_(g.narrow(0, r0, rows));
     }
   }
-  at::Tensor out = at::empty({u.shard_numel}, at::kFloat);
+  at::Tensor out = at::empty({u.shard_numel}, f32());
   comms_->dp->reduce_scatter(buf, out, ReduceKind::avg);
   return out;
 }
@@ -611,9 +615,20 @@ at::Tensor ShardedModel::block_forward(const at::Tensor& x, const std::vector<at
   k = k.transpose(1, 2);
   v = v.transpose(1, 2);
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(hd)));
-  at::Tensor mask = at::ones({S, S}, at::kBool).triu(1);
-  scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
-  at::Tensor attn = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({B, S, hl * hd});
+  at::Tensor attn;
+#if TORCH_VERSION_MAJOR >= 2
+  if (opts_.device.is_cuda()) {
+    // GPU: fused causal attention (FlashAttention / memory-efficient kernels), as torchtitan runs
+    // it and as the simulator prices GPU attention (docs/cost-model.md).
+    attn = at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true).transpose(1, 2).reshape({B, S, hl * hd});
+  }
+#endif
+  if (!attn.defined()) {
+    at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(hd)));
+    at::Tensor mask = at::ones({S, S}, at::TensorOptions().dtype(at::kBool).device(opts_.device)).triu(1);
+    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+    attn = at::matmul(at::softmax(scores, -1), v).transpose(1, 2).reshape({B, S, hl * hd});
+  }
   at::Tensor h = x + tp_reduce_out(mm_t(attn, p[4]));
   auto ab = norm_linears(h, p[5], {p[6], p[8]});
   return h + tp_reduce_out(swiglu_w2(ab[0], ab[1], p[7]));
@@ -656,8 +671,8 @@ at::Tensor ShardedModel::forward_loss(const Batch& batch) {
     const int64_t half = model_.head_dim / 2;
     at::Tensor inv = at::pow(model_.rope_theta, -at::arange(0, half, at::kDouble) * 2.0 / model_.head_dim);
     at::Tensor ang = at::outer(at::arange(0, S, at::kDouble), inv);
-    rope_cos_ = ang.cos().to(at::kFloat);
-    rope_sin_ = ang.sin().to(at::kFloat);
+    rope_cos_ = ang.cos().to(f32());
+    rope_sin_ = ang.sin().to(f32());
   }
   const int n_blocks = static_cast<int>(model_.n_layers);
   auto root = unit_params(0);  // tok_embeddings, norm, output (tied: no output)
@@ -704,11 +719,11 @@ std::map<std::string, at::Tensor> ShardedModel::full_parameters() {
   for (auto& u : units_) {
     at::Tensor all = u.shard.detach();
     if (dp_ > 1) {
-      all = at::empty({dp_ * u.shard_numel}, at::kFloat);
+      all = at::empty({dp_ * u.shard_numel}, f32());
       comms_->dp->all_gather(u.shard.detach(), all);
     }
     for (const auto& p : u.params) {
-      at::Tensor local = at::zeros({p.local.rows, p.local.cols});
+      at::Tensor local = at::zeros({p.local.rows, p.local.cols}, f32());
       for (int64_t r = 0; r < dp_; ++r) {
         const int64_t r0 = r * p.shard_rows;
         const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
@@ -717,13 +732,13 @@ std::map<std::string, at::Tensor> ShardedModel::full_parameters() {
       }
       at::Tensor full = local;
       if (p.tp_dim >= 0) {
-        at::Tensor g = at::empty({tp_ * local.numel()}, at::kFloat);
+        at::Tensor g = at::empty({tp_ * local.numel()}, f32());
         comms_->tp->all_gather(local.reshape({-1}), g);
         std::vector<at::Tensor> parts;
         for (int64_t t = 0; t < tp_; ++t) parts.push_back(g.narrow(0, t * local.numel(), local.numel()).view(local.sizes()));
         full = at::cat(parts, p.tp_dim);
       }
-      out[p.name] = full;
+      out[p.name] = full.cpu();
     }
   }
   return out;

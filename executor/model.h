@@ -63,6 +63,9 @@ struct ExecOptions {
   bool prefetch = true;
   // Megatron-style sequence parallel (tp > 1): residual stream and norms on seq_len/tp tokens.
   bool sequence_parallel = false;
+  // Where parameters, activations and collectives live: CPU (Gloo) or the rank's GPU (NCCL).
+  // Parameters are initialised on the CPU (the same values on every device) and copied there.
+  at::Device device = at::kCPU;
 };
 
 // One micro-batch: feedforward: x, target (B, S, dim); llama: tokens, targets (B, S) int64.
@@ -111,6 +114,8 @@ class ShardedModel {
   // Row-parallel output: all-reduce over TP, or under SP a reduce-scatter along the sequence.
   at::Tensor tp_reduce_out(const at::Tensor& y);
   bool sp() const { return opts_.sequence_parallel && tp_ > 1; }
+  // fp32 tensors on this rank's device.
+  at::TensorOptions f32() const { return at::TensorOptions().dtype(at::kFloat).device(opts_.device); }
 
   ModelSpec model_;
   int64_t dp_, tp_;

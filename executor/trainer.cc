@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef PLANNER_HAVE_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
 #include "core/error.h"
 #include "executor/blas.h"
 #include "executor/memory.h"
@@ -83,10 +87,17 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
   const Plan& p = c.plan;
   check_mesh(p.dp, p.tp, world, where);
   check_tp_divides(c.model, p.tp, where);
-  if (c.backend != "gloo")
+  if (c.backend != "gloo" && c.backend != "nccl")
+    throw InputError(where, "backend", "'" + c.backend + "'; allowed: gloo (CPU tensors), nccl (CUDA tensors)");
+  if (c.backend == "nccl" && !nccl_compiled())
     throw InputError(where, "backend",
-                     "'" + c.backend + "': training runs on CPU tensors over Gloo only for now; the NCCL Comm "
-                     "(CUDA LibTorch builds) is there for communication benchmarks, allowed: gloo");
+                     "'nccl' needs a planner built with a CUDA LibTorch (LibTorch 2.x from pytorch.org or a pip "
+                     "torch: scripts/gpu-check.sh shows the build); this one has a CPU-only LibTorch, allowed: gloo");
+  if (c.backend == "nccl" && c.training.precision != Precision::fp32)
+    throw InputError(where, "training.precision",
+                     "'" + to_string(c.training.precision) +
+                         "': the executor trains in fp32 only for now (bf16 compute is not implemented, docs/executor.md); "
+                         "use fp32 (--precision fp32)");
   if (c.backend == "gloo" && c.training.precision != Precision::fp32)
     throw InputError(where, "training.precision",
                      "'" + to_string(c.training.precision) +
@@ -111,6 +122,14 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
 }
 
 namespace {
+
+void device_synchronize(const at::Device& device) {
+#ifdef PLANNER_HAVE_NCCL
+  if (device.is_cuda()) torch::cuda::synchronize(device.index());
+#else
+  (void)device;
+#endif
+}
 
 void adamw_step(Unit& u, const AdamWConfig& a, int64_t t) {
   at::NoGradGuard ng;
@@ -149,9 +168,10 @@ void save_checkpoint(const TrainConfig& c, const Mesh& mesh, Comms& comms, Shard
   make_dirs(c.checkpoint_dir);
   std::vector<at::Tensor> tensors;
   for (auto& u : m.units()) {
-    tensors.push_back(u.shard.detach().clone());
-    tensors.push_back(u.exp_avg.defined() ? u.exp_avg : at::zeros({u.shard_numel}));
-    tensors.push_back(u.exp_avg_sq.defined() ? u.exp_avg_sq : at::zeros({u.shard_numel}));
+    // Saved as CPU tensors: a checkpoint loads the same on a CPU or a GPU run.
+    tensors.push_back(u.shard.detach().cpu().clone());
+    tensors.push_back(u.exp_avg.defined() ? u.exp_avg.cpu() : at::zeros({u.shard_numel}));
+    tensors.push_back(u.exp_avg_sq.defined() ? u.exp_avg_sq.cpu() : at::zeros({u.shard_numel}));
   }
   const std::string file = checkpoint_rank_file(c.checkpoint_dir, mesh.rank);
   torch::save(tensors, file + ".tmp");
@@ -201,8 +221,8 @@ int64_t load_checkpoint(const TrainConfig& c, const Mesh& mesh, ShardedModel& m)
     for (size_t i = 0; i < units.size(); ++i) {
       PLANNER_CHECK(tensors[3 * i].numel() == units[i].shard_numel, "shard size of " << units[i].name);
       units[i].shard.detach().copy_(tensors[3 * i]);
-      units[i].exp_avg = tensors[3 * i + 1].clone();
-      units[i].exp_avg_sq = tensors[3 * i + 2].clone();
+      units[i].exp_avg = tensors[3 * i + 1].to(units[i].shard.device()).clone();
+      units[i].exp_avg_sq = tensors[3 * i + 2].to(units[i].shard.device()).clone();
     }
     return r.get_int("step", 0);
   }
@@ -244,15 +264,15 @@ int64_t load_checkpoint(const TrainConfig& c, const Mesh& mesh, ShardedModel& m)
       }
     }
     u.shard.detach().copy_(mine[0]);
-    u.exp_avg = mine[1];
-    u.exp_avg_sq = mine[2];
+    u.exp_avg = mine[1].to(u.shard.device());
+    u.exp_avg_sq = mine[2].to(u.shard.device());
   }
   return r.get_int("step", 0);
 }
 
 }  // namespace
 
-RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool want_full_params) {
+RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool want_full_params, at::Device device) {
   const Plan& p = c.plan;
   ExecOptions eo;
   eo.reshard_after_forward = p.reshard_after_forward;
@@ -260,6 +280,7 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
   eo.grad_sync = p.grad_sync;
   eo.prefetch = c.prefetch;
   eo.sequence_parallel = p.sequence_parallel;
+  eo.device = device;
   ShardedModel m(c.model, p.dp, p.tp, mesh, &comms, eo, c.seed);
   RankResult res;
   if (!c.resume_dir.empty()) res.first_step = load_checkpoint(c, mesh, m);
@@ -275,9 +296,18 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
     }
     auto t0 = Clock::now();
     double loss_sum = 0;
+    // The synthetic batch is drawn on the CPU (the same numbers on every device): for a wide
+    // FeedForward that is 2 x micro_batch x seq_len x dim normal samples a step (134M for
+    // 8192 x 28672 at micro-batch 4 and seq_len 2048). Training takes its batches from a data
+    // loader that prepared them ahead, so the time drawing them is left out of the step and
+    // recorded apart (batch_draw_s).
+    Clock::duration data_time{0};
     for (int64_t mi = 0; mi < accum; ++mi) {
+      const auto d0 = Clock::now();
       Batch b = make_batch(c.model, c.training.seq_len, c.training.global_batch, p.dp, mesh.dp_index(), p.micro_batch, mi,
                            step, c.seed);
+      data_time += Clock::now() - d0;
+      if (!device.is_cpu()) b = {b.input.to(device), b.target.to(device)};
       m.set_last_micro_batch(mi == accum - 1);
       at::Tensor loss = m.forward_loss(b);
       (loss / static_cast<double>(accum)).backward();
@@ -285,11 +315,13 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
     }
     m.reshard_all();
     for (auto& u : m.units()) adamw_step(u, c.adamw, step + 1);
-    at::Tensor l = at::full({1}, loss_sum, at::kDouble);
+    at::Tensor l = at::full({1}, loss_sum, at::TensorOptions().dtype(at::kDouble).device(device));
     comms.dp->all_reduce(l, ReduceKind::avg);
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    device_synchronize(device);  // the step ends when the GPU has finished it
+    const double dt = std::chrono::duration<double>(Clock::now() - t0 - data_time).count();
     res.loss.push_back(l.item<double>());
     res.step_time_s.push_back(dt);
+    res.batch_draw_s.push_back(std::chrono::duration<double>(data_time).count());
     if (c.progress && mesh.rank == 0) {
       std::printf("step %lld/%lld  loss %.6f  step_time %.4f s  tokens/s %.0f\n", static_cast<long long>(step + 1),
                   static_cast<long long>(res.first_step + c.steps), res.loss.back(), dt, tokens_per_step / dt);
@@ -304,7 +336,12 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
     if (kind == CollectiveKind::barrier) continue;
     res.collectives[to_string(kind)] = comms.total(kind);
   }
-  res.peak_allocated_bytes = cpu_peak_allocated_bytes();
+  if (device.is_cpu()) {
+    res.peak_allocated_bytes = cpu_peak_allocated_bytes();
+  } else {
+    res.peak_allocated_bytes = cuda_peak_allocated_bytes(device.index());
+    res.peak_reserved_bytes = cuda_peak_reserved_bytes(device.index());
+  }
   if (want_full_params) res.full_params = m.full_parameters();
   return res;
 }
@@ -318,6 +355,7 @@ Json rank_result_json(int rank, const RankResult& r) {
   for (const auto& [k, s] : r.collectives) cs[k] = {{"seconds", s.seconds}, {"bytes", s.bytes}, {"calls", s.calls}};
   j["collectives"] = cs;
   j["step_time_s"] = r.step_time_s;
+  j["batch_draw_s_median"] = median(r.batch_draw_s);
   j["loss"] = r.loss;
   return j;
 }
@@ -374,12 +412,25 @@ int train_main(const TrainConfig& c, RankContext& ctx) {
   check_mesh(c.plan.dp, c.plan.tp, ctx.world, "--dp/--tp");
   if (ctx.rank == 0) {
     BlasInfo b = blas_info();
-    if (!b.openblas) std::fprintf(stderr, "warning: %s\n", blas_fix_hint().c_str());
+    // Debian's netlib reference BLAS (the alternative's default) is the slow case; a LibTorch with
+    // MKL or OpenBLAS linked in (pip, pytorch.org) resolves sgemm_ elsewhere or not at all.
+    if (!b.openblas && b.resolved.find("/blas/libblas") != std::string::npos)
+      std::fprintf(stderr, "warning: %s\n", blas_fix_hint().c_str());
   }
   // Gloo binds to this rank's own address: loopback for single-host runs, else the host name.
   const bool single_host = ctx.master_addr == "127.0.0.1" || ctx.master_addr == "localhost" || ctx.local_world == ctx.world;
+  at::Device device = at::kCPU;
+  if (c.backend == "nccl") {
+    device = at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(ctx.local_rank));
+#ifdef PLANNER_HAVE_NCCL
+    if (ctx.local_rank >= static_cast<int>(torch::cuda::device_count()))
+      throw InputError("--nproc", "", "local rank " + std::to_string(ctx.local_rank) + " has no GPU: this machine has " +
+                                          std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+    c10::cuda::set_device(device.index());
+#endif
+  }
   Comms comms = make_mesh_comms(c.backend, ctx.store, mesh, ctx.timeout, single_host ? "127.0.0.1" : host_name());
-  RankResult res = train_rank(c, mesh, comms, false);
+  RankResult res = train_rank(c, mesh, comms, false, device);
   const std::string mine = rank_result_json(ctx.rank, res).dump();
   ctx.store->set("planner/result/" + std::to_string(ctx.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
   if (ctx.rank == 0) {

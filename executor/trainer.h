@@ -46,7 +46,8 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
 
 struct RankResult {
   std::vector<double> loss;         // per step (this run's steps), mean over the global batch
-  std::vector<double> step_time_s;  // per step, this rank
+  std::vector<double> step_time_s;  // per step, this rank (drawing the synthetic batch excluded)
+  std::vector<double> batch_draw_s; // per step, drawing the synthetic batch on the CPU
   int64_t first_step = 0;           // > 0 when resumed
   int64_t peak_allocated_bytes = 0;
   int64_t peak_reserved_bytes = -1;  // GPU only
@@ -55,7 +56,10 @@ struct RankResult {
 };
 
 // Trains on one rank with ready communicators (Gloo/NCCL/fake).
-RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool want_full_params = false);
+// device: where the model lives (the rank's GPU under NCCL); the peak memory is then the CUDA
+// caching allocator's.
+RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool want_full_params = false,
+                      at::Device device = at::kCPU);
 
 // Per-rank entry for launch_local_ranks/run_as_rank: makes the mesh's communicators, trains,
 // gathers every rank's measurements through the store, and rank 0 writes the run record.

@@ -152,7 +152,7 @@ void register_train(CLI::App& app) {
   c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward");
   c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)");
   c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)");
-  c->add_option("--precision", a->precision, "fp32 (Gloo), bf16-mixed or bf16 (NCCL)");
+  c->add_option("--precision", a->precision, "fp32 (what the executor trains in, on CPU and GPU; bf16-mixed and bf16 plans are refused)");
   c->add_option("--ac", a->ac, "Activation checkpointing: none, selective (recompute norms, SiLU, SiLU*w3) or full (recompute each block)");
   c->add_option("--sp", a->sp, "Sequence parallel (on/off; tp > 1): norms and residual stream on seq_len/tp tokens, all-gather/reduce-scatter in place of all-reduces");
   c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");

@@ -18,6 +18,7 @@
 #include "core/json_io.h"
 #include "core/units.h"
 #include "executor/calibrate.h"
+#include "executor/comm.h"
 #include "executor/launcher.h"
 #include "reports/rescore.h"
 #include "planner/cli/commands.h"
@@ -205,14 +206,15 @@ void run_validate(const ValidateArgs& given) {
   ClusterSpec cluster = validation_cluster(a);
   TrainingSpec training;
   training.seq_len = a.seq_len;
-  // The runs must be what was predicted: the executor trains on CPU tensors over Gloo only (its
-  // NCCL Comm is there for `planner calibrate --backend nccl`), so a GPU profile is refused here
-  // rather than compared with CPU runs.
-  if (cluster.backend != "gloo")
+  // The runs must be what was predicted: a Gloo profile trains on CPU tensors, an NCCL (GPU)
+  // profile on this machine's GPUs, which needs a planner built with a CUDA LibTorch.
+  if (cluster.backend != "gloo" && cluster.backend != "nccl")
+    throw InputError(a.cluster, "backend", "'" + cluster.backend + "'; allowed: gloo (CPU), nccl (GPU)");
+  if (cluster.backend == "nccl" && !executor::nccl_compiled())
     throw InputError(a.cluster, "backend",
-                     "'" + cluster.backend + "': planner validate trains with the executor, which runs on CPU tensors "
-                     "over Gloo only for now (docs/executor.md, \"Not done\"); allowed: a Gloo profile "
-                     "(planner calibrate on this host, or cpu-gloo)");
+                     "'nccl': this planner was built with a CPU-only LibTorch and cannot train on GPUs; use a Gloo "
+                     "profile (planner calibrate on this host, or cpu-gloo), or build with a CUDA LibTorch "
+                     "(scripts/gpu-check.sh)");
   training.precision = Precision::fp32;
   training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
   Simulator sim(model, training, cluster);
@@ -281,6 +283,8 @@ void run_validate(const ValidateArgs& given) {
                                     "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
                                     "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
       if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
+      argv.push_back("--backend");
+      argv.push_back(cluster.backend);
       argv.push_back("--cpu-bind");
       argv.push_back(a.cpu_bind);
       if (a.threads > 0) {

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/json_io.h"
 #include "executor/calibrate.h"
+#include "executor/comm.h"
 #include "simulator/simulator.h"
 #include "topology/cluster_presets.h"
 
@@ -369,8 +370,40 @@ TEST_F(Calibrated, ValidateRunsEveryFeasibleSplitEndToEnd) {
   EXPECT_TRUE(j.contains("measured_best"));
 }
 
+// One GPU: nothing to time collectives with, so the compute side is fitted and the base
+// cluster's links are kept as they are (and said so in the document).
+TEST(Fit, OneRankKeepsTheBaseLinks) {
+  ClusterSpec base = fit_base("nccl", 1);
+  std::vector<GemmSample> g;
+  for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 5e-6 + 2.0 * n * n * n / 40e9, ""});
+  std::vector<MemorySample> m{{12e3, 12e3 / 4e9}, {12e6, 12e6 / 4e9}};
+  CalibrationResult r = fit_calibration(base, {"gpu-host", "cpu", 16, ""}, g, {}, m, {}, 0);
+  EXPECT_NEAR(r.profile.efficiency.gemm, 0.4, 1e-9);  // 40 / 100 GFLOP/s
+  EXPECT_EQ(r.profile.intra_node.name, "link");
+  EXPECT_EQ(r.profile.intra_node.bw_Bps, 1e9);
+  EXPECT_EQ(r.profile.intra_node.latency_s, 1e-5);
+  EXPECT_TRUE(r.profile.collectives.empty());
+  EXPECT_FALSE(r.document["collectives"].contains("link"));
+  EXPECT_NE(r.document["collectives"]["not_measured"].get<std::string>().find("one rank"), std::string::npos);
+}
+
+TEST(Calibrate, OneRankNeedsTheGpuBackend) {
+  auto [rc, text] = run("calibrate --ranks 1 --out " + temp_dir() + "/one.json", 60);
+  EXPECT_EQ(rc, 2) << text;
+  EXPECT_NE(text.find("--ranks"), std::string::npos) << text;
+  EXPECT_NE(text.find("gloo"), std::string::npos) << text;
+}
+
+TEST(Train, RefusesNcclWithoutACudaLibTorch) {
+  if (nccl_compiled()) GTEST_SKIP() << "this build has NCCL";
+  auto [rc, text] = run("train --model llama-tiny --dp 1 --tp 1 --steps 1 --backend nccl", 60);
+  EXPECT_EQ(rc, 2) << text;
+  EXPECT_NE(text.find("backend"), std::string::npos) << text;
+  EXPECT_NE(text.find("CUDA LibTorch"), std::string::npos) << text;
+}
+
 TEST(Validate, RefusesAGpuProfileItCannotTrainOn) {
-  // The executor trains over Gloo only: comparing an H100 prediction with CPU runs would be wrong.
+  // A CPU-only build cannot train on GPUs: comparing an H100 prediction with CPU runs would be wrong.
   auto [rc, text] = run("validate --model feedforward:64x128 --ranks 8 --cluster h100-sxm --out " + temp_dir() +
                             "/v-gpu.json",
                         60);
