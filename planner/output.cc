@@ -32,6 +32,7 @@ Json memory_to_json(const MemoryBreakdown& m) {
               {"logits_bytes", m.logits_bytes},
               {"comm_buffers_bytes", m.comm_buffers_bytes},
               {"peak_allocated_bytes", m.peak_allocated_bytes},
+              {"peak_at", m.peak_at},
               {"allocator_reserve_bytes", m.allocator_reserve_bytes},
               {"runtime_reserved_bytes", m.runtime_reserved_bytes},
               {"total_bytes", m.total_bytes()},

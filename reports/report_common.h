@@ -25,6 +25,7 @@ struct CandidateView {
   bool has_prediction = false;  // memory/time/throughput present
   std::vector<double> memory_bytes;  // one per memory_lines()
   double peak_allocated_bytes = 0, total_bytes = 0, capacity_bytes = 0;
+  std::string peak_at = "start of backward";  // older documents do not say
   bool fits = false;
   double step_s = 0, forward_s = 0, backward_s = 0, recompute_s = 0, tp_comm_s = 0;
   double fsdp_all_gather_s = 0, fsdp_reduce_scatter_s = 0, fsdp_exposed_s = 0, fsdp_overlapped_s = 0, optimizer_s = 0;

@@ -59,6 +59,7 @@ CandidateView read_candidate(const JsonReader& r) {
   for (const auto& l : memory_lines()) c.memory_bytes.push_back(get_nonneg(m, l.key));
   c.peak_allocated_bytes = get_nonneg(m, "peak_allocated_bytes");
   c.capacity_bytes = get_nonneg(m, "capacity_bytes");
+  c.peak_at = m.get_string("peak_at", c.peak_at);
   c.total_bytes = get_nonneg(m, "total_bytes");
   c.fits = m.get_bool("fits", c.total_bytes <= c.capacity_bytes);
   JsonReader t = r.child("time");
@@ -310,7 +311,7 @@ std::string render_plan_search(const Json& doc, const std::string& source, std::
     body << section("memory", "Memory per GPU, best setting of each split",
                     "Each bar is the predicted peak of one (dp, tp) split at its best knob setting (or, when none fits, "
                     "the setting closest to fitting, drawn faded). The dashed line is the device memory.",
-                    figure(memory_chart("Predicted memory per GPU at the peak (start of backward)", items, hl),
+                    figure(memory_chart("Predicted memory per GPU at the peak", items, hl),
                            "Bars stack the tensor classes (peak allocated), then the caching allocator's reserve and the "
                            "CUDA/NCCL runtime. Hover a segment for its size."));
     body << section("time", "Step time, best setting of each split",
@@ -383,7 +384,7 @@ std::string render_simulate(const Json& doc, const std::string& source, std::str
   body << section("summary", "Summary", "", sum.str());
   if (c.has_prediction) {
     std::vector<std::pair<std::string, CandidateView>> items{{split_label(c.plan), c}};
-    body << section("memory", "Memory per GPU at the peak", "The start of backward: every layer's saved activations are alive.",
+    body << section("memory", "Memory per GPU at the peak", "The peak is at the " + c.peak_at + ".",
                     figure(memory_chart("Predicted memory per GPU", items, {true}), "Hover a segment for its size.") +
                         memory_table_html(c));
     body << section("time", "Step time", "",

@@ -1,6 +1,7 @@
 #include "reports/rescore.h"
 
 #include <cmath>
+#include <fstream>
 
 #include "core/error.h"
 #include "core/json_io.h"
@@ -10,12 +11,31 @@
 
 namespace planner {
 
+namespace {
+bool file_readable(const std::string& path) { return std::ifstream(path).good(); }
+}  // namespace
+
 Json rescore_validation(const Json& doc, const std::string& source, const ClusterSpec& cluster,
                         const std::string& cluster_source) {
   JsonReader r(doc, source);
   if (r.get_string("format", "") != "planner-validate/1")
     throw InputError(source, "format", "expected 'planner-validate/1', got '" + r.get_string("format", "") + "'");
-  const std::string model_name = r.get_string("model");
+  std::string model_name = r.get_string("model");
+  // A model given as a config.json path: as stored, else the file of that name beside the
+  // document or in a models/ folder beside it (a validation moved from the machine it ran on).
+  if (model_name.size() > 5 && model_name.compare(model_name.size() - 5, 5, ".json") == 0 && !file_readable(model_name)) {
+    const auto cut = [](const std::string& path) {
+      const auto slash = path.find_last_of('/');
+      return slash == std::string::npos ? std::make_pair(std::string("."), path)
+                                        : std::make_pair(path.substr(0, slash), path.substr(slash + 1));
+    };
+    const std::string dir = cut(source).first, base = cut(model_name).second;
+    for (const std::string& candidate : {dir + "/" + base, dir + "/models/" + base})
+      if (file_readable(candidate)) {
+        model_name = candidate;
+        break;
+      }
+  }
   ModelSpec model = resolve_model(model_name, source + ": model");
   validate_model(model, source + ": model");
   TrainingSpec training = training_from_json(r.child("training"));

@@ -24,6 +24,9 @@ struct MemoryBreakdown {
   double allocator_reserve_bytes = 0;  // caching allocator's extra (compare reserved with this added)
   double runtime_reserved_bytes = 0;   // CUDA context, NCCL, cuBLAS workspaces: not tensors
   double capacity_bytes = 0;           // device memory
+  // When the peak happens: the start of backward for the sum of the lines (bf16), else the
+  // executor's instant that is largest ("optimizer step", "forward end", ...).
+  const char* peak_at = "start of backward";
   double total_bytes() const { return peak_allocated_bytes + allocator_reserve_bytes + runtime_reserved_bytes; }
   bool fits() const { return total_bytes() <= capacity_bytes; }
 };

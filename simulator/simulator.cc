@@ -129,9 +129,12 @@ ActTable block_activations(const ModelSpec& m, const Dims& d, KernelFlavor k, bo
   if (!fused_norms) t.add("attention_norm x*rstd (eager)", c * d.hs, false);
   t.add(d.sp ? "wq/wk/wv input (norm out, all-gathered)" : "wq/wk/wv input (norm out)", c * d.h, false);
   t.add("q (rotated)", c * d.q, true);
-  // The composed attention expands GQA's k/v to every head before the matmuls.
-  t.add(fused ? "k (rotated)" : "k (rotated, expanded to all heads)", c * (fused ? d.kv : d.q), true);
-  t.add(fused ? "v" : "v (expanded to all heads)", c * (fused ? d.kv : d.q), true);
+  // GQA's k/v are expanded to every head before attention, composed or fused (torchtitan's
+  // repeat_kv before SDPA, as the executor does): attention saves the expanded copies. Measured on
+  // an H200 (docs/calibration.md, "GPU"): counting the unexpanded ones put a 32/8-head model's peak
+  // 2.5% low.
+  t.add("k (rotated, expanded to all heads)", c * d.q, true);
+  t.add("v (expanded to all heads)", c * d.q, true);
   if (fused) {
     t.add("attention logsumexp", 4.0 * d.heads, true);
   } else {
@@ -330,10 +333,11 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
   mem.runtime_reserved_bytes = cl.runtime_reserved_bytes;
   mem.capacity_bytes = cl.device.memory_bytes;
-  if (kernels_ == KernelFlavor::composed) {
-    // The CPU executor (executor/model.cc) frees and allocates at known points, so its peak is the
-    // largest of a few instants (docs/cost-model.md, "Memory of the CPU executor"), not a sum of
-    // every line's maximum. Shards: params P, grads G (absent until a unit's first reduce when
+  if (kernels_ == KernelFlavor::composed || training_.precision == Precision::fp32) {
+    // The executor (executor/model.cc; fp32, on CPU/Gloo or GPU/NCCL) frees and allocates at known
+    // points, so its peak is the largest of a few instants (docs/cost-model.md, "Memory of the
+    // executor"), not a sum of every line's maximum. bf16 runs (FSDP2 dtypes, which the executor
+    // does not train) keep the sum above. Shards: params P, grads G (absent until a unit's first reduce when
     // there is one micro-batch), AdamW states. dp > 1: a unit is gathered into a buffer, copied
     // into its full params, its grads copied into a zeroed buffer whose Gloo reduce-scatter
     // (all_to_all) receives into another unit-sized buffer. dp = 1: the params live on the flat
@@ -349,8 +353,12 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     const bool fsdp = dp > 1;
     const bool reshard = plan.reshard_after_forward;
     const double acc = accumulate_unsharded ? (Ld * Bk + R) : 0.0;  // grad_sync=last accumulators
+    // A reduce's buffers besides its output shard: the zeroed send buffer, and on Gloo the
+    // all_to_all receive buffer of the emulated reduce-scatter (NCCL reduces in place).
+    const double reduce_bufs = cl.backend == "gloo" ? 2.0 : 1.0;
     struct Instant {
       double grads, gathered, unsharded, activations, logits, comm, opt_extra;
+      const char* name;
     };
     struct Instants {  // fixed storage: evaluate() must not allocate
       std::array<Instant, 8> v;
@@ -370,14 +378,14 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       // hidden grad and the output weight's grad.
       const double bwd_tail = norm_saved + std::max(2.0 * logit, logit + x_bytes);
       const double gathered_fwd = fsdp ? R + (reshard ? 0.0 : Ld * Bk) : 0.0;
-      at.push_back({G_first, gathered_fwd, acc, Ld * A, fwd_tail, 0, 0});
+      at.push_back({G_first, gathered_fwd, acc, Ld * A, fwd_tail, 0, 0, "forward end"});
       if (fsdp) {
         // Head backward: the output weight's grad waits for the root's reduce at the end.
-        at.push_back({G_first, gathered_fwd, acc + head_w + d.h * c, Ld * A, bwd_tail, 0, 0});
+        at.push_back({G_first, gathered_fwd, acc + head_w + d.h * c, Ld * A, bwd_tail, 0, 0, "output head backward"});
         // Last block's gradient hook: it is gathered again, then the block before is prefetched
         // into a unit-sized buffer.
         if (reshard && L > 1)
-          at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0});
+          at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0, "last block re-gathered"});
         // Last block's reduce: its full params, the prefetch (landed: on Gloo the executor
         // finishes it before allocating the reduce's buffers, so Gloo's own flat all_gather
         // output is gone), its grads, the zeroed send buffer, the all_to_all receive buffer and
@@ -385,9 +393,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         const double prefetch = reshard && L > 1 ? Bk : 0.0;
         if (L > 0)
           at.push_back({G_first, R + (reshard ? Bk : Ld * Bk), acc + head_w + d.h * c + Bk, (Ld - 1) * A, x_bytes,
-                        prefetch + 2.0 * Bk + shard_B, 0});
+                        prefetch + reduce_bufs * Bk + shard_B, 0, "last block's reduce-scatter"});
         // Root's reduce at the end of backward: all its grads, send and receive buffers.
-        at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, 2.0 * R + shard_R, 0});
+        at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, reduce_bufs * R + shard_R, 0, "root's reduce-scatter"});
       } else {
         // dp = 1: a unit's SplitUnit node runs once all its param grads are computed (it was
         // created before the unit's ops, so autograd runs it before the block below), with the
@@ -397,32 +405,33 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
         // the largest of these instants is at the first or the last block.
         const double root_pending = head_w + d.h * c;
         if (L > 0) {
-          at.push_back({G_first, 0, acc + root_pending + 2.0 * Bk, (Ld - 1) * A, x_bytes, 0, 0});
-          at.push_back({ga > 1 ? G_full : (Ld - 1) * Bk, 0, acc + root_pending + 2.0 * Bk, 0, x_bytes, 0, 0});
+          at.push_back({G_first, 0, acc + root_pending + 2.0 * Bk, (Ld - 1) * A, x_bytes, 0, 0, "last block's flat gradient"});
+          at.push_back({ga > 1 ? G_full : (Ld - 1) * Bk, 0, acc + root_pending + 2.0 * Bk, 0, x_bytes, 0, 0,
+                        "first block's flat gradient"});
         }
         // End of backward: the root's grads and its flat gradient.
-        at.push_back({ga > 1 ? G_full : Ld * Bk, 0, acc + 2.0 * R, 0, 0, 0, 0});
+        at.push_back({ga > 1 ? G_full : Ld * Bk, 0, acc + 2.0 * R, 0, 0, 0, 0, "root's flat gradient"});
       }
     } else {
       // FeedForward: one unit; the batch input and target, and the loss's saved difference.
       const double loss_tail = 2.0 * x_bytes;  // target, output - target
       if (fsdp) {
-        at.push_back({G_first, Bk, acc, A, loss_tail, 0, 0});  // forward end
+        at.push_back({G_first, Bk, acc, A, loss_tail, 0, 0, "forward end"});
         // Backward hook re-gathers the unit (reshard) before its grads come: buffer + full params.
-        if (reshard) at.push_back({G_first, Bk, acc, A, loss_tail + x_bytes, Bk, 0});
+        if (reshard) at.push_back({G_first, Bk, acc, A, loss_tail + x_bytes, Bk, 0, "re-gathered for backward"});
         // The reduce: full params, grads, send and receive buffers, output shard; the activations
         // are freed by then, the batch is not.
-        at.push_back({G_first, Bk, acc + Bk, Td * c * d.h, loss_tail, 2.0 * Bk + shard_B, 0});
+        at.push_back({G_first, Bk, acc + Bk, Td * c * d.h, loss_tail, reduce_bufs * Bk + shard_B, 0, "reduce-scatter"});
       } else {
         // dp = 1: the three weight grads and the flat gradient they are copied into. The batch
         // is alive.
-        at.push_back({G_first, 0, acc + 2.0 * Bk, 0, 2.0 * x_bytes, 0, 0});
-        at.push_back({G_first, 0, acc, A, loss_tail, 0, 0});  // forward end
+        at.push_back({G_first, 0, acc + 2.0 * Bk, 0, 2.0 * x_bytes, 0, 0, "flat gradient"});
+        at.push_back({G_first, 0, acc, A, loss_tail, 0, 0, "forward end"});
       }
     }
     // Optimizer: all shard grads, and AdamW's sqrt(exp_avg_sq) and its scaled copy for the
     // largest unit.
-    at.push_back({G_full, 0, 0, 0, 0, 0, 2.0 * std::max(shard_R, shard_B) * pb.optimizer_state / pb.grad});
+    at.push_back({G_full, 0, 0, 0, 0, 0, 2.0 * std::max(shard_R, shard_B) * pb.optimizer_state / pb.grad, "optimizer step"});
     const Instant* best = nullptr;
     double best_total = -1;
     for (const auto& i : at) {
@@ -440,6 +449,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     mem.logits_bytes = best->logits;
     mem.comm_buffers_bytes = best->comm;
     mem.peak_allocated_bytes = best_total;
+    mem.peak_at = best->name;
     mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
   }
 

@@ -58,7 +58,7 @@ std::string detail_table(const Simulator& sim, const SimulationDetail& d) {
   std::snprintf(buf, sizeof buf, "  per layer at micro_batch %lld x seq_len %lld: %s\n", (long long)c.plan.micro_batch,
                 (long long)sim.training().seq_len, format_bytes_gib(d.activation_bytes_per_layer).c_str());
   os << buf;
-  os << "\nMemory per GPU at the peak (start of backward):\n" << memory_table(c.prediction.memory);
+  os << "\nMemory per GPU at the peak (" << c.prediction.memory.peak_at << "):\n" << memory_table(c.prediction.memory);
   os << "\nStep time:\n" << time_table(c.prediction.time);
   const auto& th = c.prediction.throughput;
   std::snprintf(buf, sizeof buf,
