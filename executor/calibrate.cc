@@ -670,43 +670,55 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   std::unique_ptr<Comm> world = make_comm(o.backend, ctx.store, "world", "cal/world/", ctx.rank, ctx.world, ctx.timeout,
                                           ctx.master_addr);
   RankMeasurements mine;
+  // Rounds: every sample is timed once per round (o.repeats split over the rounds) and its value
+  // is the median of its rounds, so that a phase in which a shared machine runs slow (minutes on
+  // the development VM) moves one round of every sample rather than every repetition of some.
+  const int rounds = std::max(1, o.rounds);
+  const int per_round = std::max(1, (o.repeats + rounds - 1) / rounds);
+  std::vector<std::vector<double>> gemm_r(w.gemms.size()), att_r(w.attention.size()), mem_r(w.memory.size()),
+      coll_r(w.collectives.size());
+  std::vector<double> eager_r;
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
+  for (int round = 0; round < rounds; ++round) {
   {
     at::NoGradGuard ng;
     int i = 0;
     ColdOperands pool(opts);
-    for (auto& g : w.gemms) {
+    for (size_t gi = 0; gi < w.gemms.size(); ++gi) {
+      const auto& g = w.gemms[gi];
       const int64_t na = g.m * g.k, nb = g.k * g.n;
-      mine.gemm_s.push_back(time_kernel(
+      gemm_r[gi].push_back(time_kernel(
           [&](int64_t c) {
             at::Tensor y = at::mm(pool.take(c, na + nb, 0, {g.m, g.k}), pool.take(c, na + nb, na, {g.k, g.n}));
             device_sync(o.backend);
           },
-          o.repeats, o.min_time_s, *world, opts));
-      if (talk) std::fprintf(stderr, "\rcalibrate: GEMM %d/%zu", ++i, w.gemms.size());
+          per_round, o.min_time_s, *world, opts));
+      if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, GEMM %d/%zu     ", round + 1, rounds, ++i, w.gemms.size());
     }
-    for (auto& g : w.attention) {
+    for (size_t ai = 0; ai < w.attention.size(); ++ai) {
+      const auto& g = w.attention[ai];
       const int64_t na = g.batch * g.m * g.k, nb = g.batch * g.k * g.n;
-      mine.attention_s.push_back(time_kernel(
+      att_r[ai].push_back(time_kernel(
           [&](int64_t c) {
             at::Tensor y = at::bmm(pool.take(c, na + nb, 0, {g.batch, g.m, g.k}),
                                    pool.take(c, na + nb, na, {g.batch, g.k, g.n}));
             device_sync(o.backend);
           },
-          o.repeats, o.min_time_s, *world, opts));
+          per_round, o.min_time_s, *world, opts));
     }
-    if (talk) std::fprintf(stderr, "\rcalibrate: memory-bound kernel          ");
-    for (auto& m : w.memory) {
-      const int64_t n = static_cast<int64_t>(m.bytes / 12.0);
-      mine.memory_s.push_back(time_kernel(
+    if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, memory-bound kernel     ", round + 1, rounds);
+    for (size_t mi = 0; mi < w.memory.size(); ++mi) {
+      const int64_t n = static_cast<int64_t>(w.memory[mi].bytes / 12.0);
+      mem_r[mi].push_back(time_kernel(
           [&](int64_t c) {
             at::Tensor y = pool.take(c, 2 * n, 0, {n}) + pool.take(c, 2 * n, n, {n});
             device_sync(o.backend);
           },
-          o.repeats, o.min_time_s, *world, opts));
+          per_round, o.min_time_s, *world, opts));
     }
   }
   {
-    if (talk) std::fprintf(stderr, "\rcalibrate: eager op overhead           ");
+    if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, eager op overhead     ", round + 1, rounds);
     at::Tensor x = at::randn({256}, opts).requires_grad_(true);
     const double t = time_kernel(
         [&](int64_t) {
@@ -715,13 +727,13 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
           y.sum().backward();
           device_sync(o.backend);
         },
-        o.repeats, o.min_time_s, *world, opts);
-    mine.eager_op_s = t / kEagerKernels;
+        per_round, o.min_time_s, *world, opts);
+    eager_r.push_back(t / kEagerKernels);
   }
   // Collectives over the mesh's groups: for size g, consecutive groups (TP) and strided (DP).
-  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
   int ci = 0;
-  for (auto& s : w.collectives) {
+  for (size_t si = 0; si < w.collectives.size(); ++si) {
+    const auto& s = w.collectives[si];
     auto key = std::make_pair(s.group_size, s.stride);
     if (!groups.count(key)) {
       // Mesh with tp = g (stride 1) or dp = g (stride = ranks / g).
@@ -764,9 +776,9 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
     // something training never does (measured: residuals of the per-group fits 20-60% that way,
     // 5-24% this way; docs/calibration.md).
     fn();
-    std::vector<double> v;
+    std::vector<double>& v = coll_r[si];
     at::Tensor ga = at::randn({256, 256}, opts), gb = at::randn({256, 256}, opts);
-    for (int r = 0; r < o.repeats; ++r) {
+    for (int r = 0; r < per_round; ++r) {
       world->barrier();
       {
         at::NoGradGuard ng;
@@ -777,9 +789,15 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
       fn();
       v.push_back(seconds_since(t0));
     }
-    mine.collective_s.push_back(median(v));
-    if (talk) std::fprintf(stderr, "\rcalibrate: collective %d/%zu    ", ++ci, w.collectives.size());
+    if (talk)
+      std::fprintf(stderr, "\rcalibrate: round %d/%d, collective %d/%zu    ", round + 1, rounds, ++ci, w.collectives.size());
   }
+  }  // rounds
+  for (auto& r : gemm_r) mine.gemm_s.push_back(median(r));
+  for (auto& r : att_r) mine.attention_s.push_back(median(r));
+  for (auto& r : mem_r) mine.memory_s.push_back(median(r));
+  for (auto& r : coll_r) mine.collective_s.push_back(median(r));
+  mine.eager_op_s = median(eager_r);
   // Overlap: the same compute phase as above, alone; the all-gather after it, as in the table;
   // and the all-gather started before it and waited for after it (FSDP's prefetch). The three
   // take turns within each repetition, so that a drifting machine affects them alike.
@@ -934,6 +952,8 @@ int run_calibration(const CalibrateOptions& o) {
                                     "collectives (use the rank count you will train with, >= 2)");
   if (o.out_path.empty()) throw InputError("--out", "", "required: where to write the profile");
   if (o.repeats < 1) throw InputError("--repeats", "", "must be >= 1");
+  if (o.rounds < 1 || o.rounds > o.repeats)
+    throw InputError("--rounds", "", "must be in [1, --repeats (" + std::to_string(o.repeats) + ")], got " + std::to_string(o.rounds));
   check_cpu_bind(o.cpu_bind, "--cpu-bind");
   if (o.backend != "gloo" && o.backend != "nccl")
     throw InputError("--backend", "", "'" + o.backend + "'; allowed: gloo, nccl");

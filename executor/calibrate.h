@@ -126,6 +126,7 @@ struct CalibrateOptions {
   std::vector<int64_t> micro_batches{1};
   std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 16 MiB, x4
   int repeats = 9;                    // timed repetitions per point (median), after one warm-up
+  int rounds = 3;                     // the repetitions split over this many passes over all points
   // A GEMM / kernel is repeated until a sample lasts this long. Long enough to span several
   // scheduler time slices (CFS gives each of 2 runnable tasks ~6 ms), so that on a host with more
   // ranks than cores the rate includes the time sharing that training's compute sees: with

@@ -39,6 +39,7 @@ Json rescore_validation(const Json& doc, const std::string& source, const Cluste
   ModelSpec model = resolve_model(model_name, source + ": model");
   validate_model(model, source + ": model");
   TrainingSpec training = training_from_json(r.child("training"));
+  training.executor = true;  // a validation measured the executor's runs
   const int64_t world = r.get_int("world", 1);
   if (world != cluster.world())
     throw InputError(cluster_source, "gpus_per_node",

@@ -16,6 +16,8 @@
 #   GPU_MODEL     validate this model instead (preset or config.json); GPU_SEQ, GPU_MB: its
 #                 sequence length and micro-batch
 #   GPU_RANKS     ranks = GPUs used (default: all the GPUs nvidia-smi lists)
+#   BASE_CLUSTER  the cluster calibrate starts from (default: `planner probe --as-cluster`, else
+#                 the preset of the GPU nvidia-smi names)
 set -u
 OUT_DIR=${1:-${OUT:-gpu-check-out}}
 mkdir -p "$OUT_DIR"
@@ -83,8 +85,23 @@ fi
 say "probe"
 run 120 "$P" probe
 run 120 "$P" probe --as-cluster -o "$OUT_DIR/cluster.json"
-BASE="$OUT_DIR/cluster.json"
-[ -s "$BASE" ] || BASE=h100-sxm
+BASE=${BASE_CLUSTER:-$OUT_DIR/cluster.json}
+if [ ! -s "$BASE" ] && [ -z "${BASE_CLUSTER:-}" ]; then
+  # probe --as-cluster needs the network's rate, which a VM's NIC may not report: start from the
+  # preset of this GPU instead (its peaks; one rank measures no links anyway).
+  case "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" in
+    *H200*) BASE=h200-sxm ;;
+    *H100*PCIe*) BASE=h100-pcie ;;
+    *H100*) BASE=h100-sxm ;;
+    *A100*40GB*) BASE=a100-40gb-sxm ;;
+    *A100*) BASE=a100-80gb-sxm ;;
+    *)
+      say "no cluster file from probe and no preset for this GPU: set BASE_CLUSTER (a preset or cluster file)"
+      exit 1
+      ;;
+  esac
+  say "no cluster file from probe: calibrating from the $BASE preset"
+fi
 
 # Models: a 1.34B Llama with Llama 3.2 1B's widths and multi-head attention (16 KV heads: the
 # executor's fused attention, SDPA, then saves what the simulator's fused-attention table counts),

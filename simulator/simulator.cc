@@ -333,11 +333,10 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
   mem.runtime_reserved_bytes = cl.runtime_reserved_bytes;
   mem.capacity_bytes = cl.device.memory_bytes;
-  if (kernels_ == KernelFlavor::composed || training_.precision == Precision::fp32) {
-    // The executor (executor/model.cc; fp32, on CPU/Gloo or GPU/NCCL) frees and allocates at known
+  if (kernels_ == KernelFlavor::composed || training_.executor) {
+    // The executor (executor/model.cc, on CPU/Gloo or GPU/NCCL) frees and allocates at known
     // points, so its peak is the largest of a few instants (docs/cost-model.md, "Memory of the
-    // executor"), not a sum of every line's maximum. bf16 runs (FSDP2 dtypes, which the executor
-    // does not train) keep the sum above. Shards: params P, grads G (absent until a unit's first reduce when
+    // executor"), not a sum of every line's maximum. Other runs (torchtitan/FSDP2) keep the sum. Shards: params P, grads G (absent until a unit's first reduce when
     // there is one micro-batch), AdamW states. dp > 1: a unit is gathered into a buffer, copied
     // into its full params, its grads copied into a zeroed buffer whose Gloo reduce-scatter
     // (all_to_all) receives into another unit-sized buffer. dp = 1: the params live on the flat
@@ -820,7 +819,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // exp_avg mul 2 + add 3, exp_avg_sq mul 2 + addcmul 3, sqrt 2, divide 2, add eps 2, addcdiv 4:
   // 22 fp32 accesses per element (docs/cost-model.md, "Optimizer").
   const double opt_bytes =
-      kernels_ == KernelFlavor::composed
+      kernels_ == KernelFlavor::composed || training_.executor
           ? shard_numel * 22.0 * pb.optimizer_state
           : shard_numel * (pb.master_param * 2.0 + pb.grad * 2.0 + pb.optimizer_state * 4.0);
   const double opt_s = opt_ops_s + memory_bound_seconds(cl, opt_bytes) +

@@ -53,6 +53,9 @@ void register_calibrate(CLI::App& app) {
   c->add_option("--base", a->o.base_cluster,
                 "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
   c->add_option("--repeats", a->o.repeats, "Timed repetitions per point (median)")->capture_default_str();
+  c->add_option("--rounds", a->o.rounds,
+                "Passes over all points, the repetitions split among them (a point's value: the median of its passes)")
+      ->capture_default_str();
   c->add_option("--min-time", a->o.min_time_s,
                  "Seconds each GEMM / kernel sample lasts at least (the kernel is repeated inside it)")
       ->capture_default_str();

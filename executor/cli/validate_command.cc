@@ -216,6 +216,7 @@ void run_validate(const ValidateArgs& given) {
                      "profile (planner calibrate on this host, or cpu-gloo), or build with a CUDA LibTorch "
                      "(scripts/gpu-check.sh)");
   training.precision = Precision::fp32;
+  training.executor = true;  // the runs compared are the executor's
   training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
   Simulator sim(model, training, cluster);
   const std::string runs_dir = a.runs_dir.empty() ? dir_of(a.out) : a.runs_dir;

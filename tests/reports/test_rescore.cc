@@ -16,7 +16,7 @@ namespace planner {
 namespace {
 
 // The score of this build on the folders below, plus one point.
-constexpr double kBound = 0.138;  // 78 splits: 12.82%, 34 within 10%
+constexpr double kBound = 0.143;  // 114 splits: 13.32%, 54 within 10%
 const std::string kCorpus = std::string(PLANNER_TEST_DATA) + "/validation";
 
 // The folders of a corpus (named by their UTC date), or with `prefix` the files starting so.
@@ -87,7 +87,7 @@ TEST(Rescore, RefusesWhatItCannotRescore) {
 // the mean |step time error| over all splits must not grow past the bound below, which is this
 // model's score plus one point (raise the bar when the model improves). Step times are noisy on
 // this host (the same split measured up to 30% apart minutes apart, docs/calibration.md), so the
-// bound is on the mean over 60 measurements, not on each.
+// bound is on the mean over all the stored measurements, not on each.
 TEST(CostModel, StoredValidationsOfTheDevelopmentHost) {
   const auto runs = corpus_runs();
   ASSERT_GE(runs.size(), 10u) << kCorpus;
