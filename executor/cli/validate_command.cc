@@ -390,7 +390,7 @@ void register_validate(CLI::App& app) {
   c->add_option("--seq-len", a->seq_len, "Tokens per sequence")->capture_default_str();
   c->add_option("--global-batch", a->global_batch, "Sequences per step (default ranks x micro_batch)");
   c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward")->capture_default_str();
-  c->add_option("--ac", a->ac, "Activation checkpointing: none or full")->check(CLI::IsMember({"none", "full"}))
+  c->add_option("--ac", a->ac, "Activation checkpointing: none, selective or full")->check(CLI::IsMember({"none", "selective", "full"}))
       ->capture_default_str();
   c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
   c->add_option("--steps", a->steps, "Training steps per split")->capture_default_str();
