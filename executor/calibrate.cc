@@ -769,7 +769,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
         break;
     }
     // Every group runs at once, as the mesh's groups do in training, and each call follows a
-    // compute phase on every rank (4 GEMMs of 256 x 256 x 256, a few ms on a CPU core), as a
+    // compute phase on every rank (--phase-gemms GEMMs of 256 x 256 x 256, default 4: a few ms on a CPU core), as a
     // training step's collectives follow its layers: on a host with more ranks than cores the
     // time a collective waits for its last member to be scheduled is then part of the sample, as
     // it is in training. A call straight after a barrier, or a burst of back-to-back calls, times
@@ -782,7 +782,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
       world->barrier();
       {
         at::NoGradGuard ng;
-        for (int q = 0; q < 4; ++q) at::Tensor gc = at::mm(ga, gb);
+        for (int q = 0; q < o.phase_gemms; ++q) at::Tensor gc = at::mm(ga, gb);
         device_sync(o.backend);
       }
       auto t0 = Clock::now();
@@ -820,7 +820,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
       phase(kOverlapGemms);
       vc.push_back(seconds_since(t0));
       world->barrier();
-      phase(4);
+      phase(o.phase_gemms);
       t0 = Clock::now();
       c.all_gather(in, out);
       device_sync(o.backend);
@@ -878,6 +878,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   host.cores = ctx.machine_cpus;  // this rank may be bound to fewer
   CalibrationResult res = fit_calibration(base, host, w.gemms, att, w.memory, w.collectives, eager_op_s, w.overlaps);
   res.document["threads_per_rank"] = ctx.threads;
+  res.document["collectives"]["phase_gemms"] = o.phase_gemms;
   Json prof = cluster_to_json(res.profile);
   prof["source"] = "planner calibrate on host '" + host.hostname + "' (" + host.cpu_model + ", " +
                    std::to_string(host.cores) + " cores), " + std::to_string(o.ranks) + " ranks, " +
@@ -952,6 +953,7 @@ int run_calibration(const CalibrateOptions& o) {
                                     "collectives (use the rank count you will train with, >= 2)");
   if (o.out_path.empty()) throw InputError("--out", "", "required: where to write the profile");
   if (o.repeats < 1) throw InputError("--repeats", "", "must be >= 1");
+  if (o.phase_gemms < 0) throw InputError("--phase-gemms", "", "must be >= 0, got " + std::to_string(o.phase_gemms));
   if (o.rounds < 1 || o.rounds > o.repeats)
     throw InputError("--rounds", "", "must be in [1, --repeats (" + std::to_string(o.repeats) + ")], got " + std::to_string(o.rounds));
   check_cpu_bind(o.cpu_bind, "--cpu-bind");

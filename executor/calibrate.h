@@ -127,6 +127,9 @@ struct CalibrateOptions {
   std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 16 MiB, x4
   int repeats = 9;                    // timed repetitions per point (median), after one warm-up
   int rounds = 3;                     // the repetitions split over this many passes over all points
+  // The compute phase every rank runs before each collective sample, in 256^3 GEMMs: on a host
+  // with more ranks than cores the collective's time grows with it (docs/calibration.md).
+  int phase_gemms = 4;
   // A GEMM / kernel is repeated until a sample lasts this long. Long enough to span several
   // scheduler time slices (CFS gives each of 2 runnable tasks ~6 ms), so that on a host with more
   // ranks than cores the rate includes the time sharing that training's compute sees: with

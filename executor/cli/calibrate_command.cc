@@ -53,6 +53,9 @@ void register_calibrate(CLI::App& app) {
   c->add_option("--base", a->o.base_cluster,
                 "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
   c->add_option("--repeats", a->o.repeats, "Timed repetitions per point (median)")->capture_default_str();
+  c->add_option("--phase-gemms", a->o.phase_gemms,
+                 "Compute phase before each collective sample, in 256^3 GEMMs on every rank")
+      ->capture_default_str();
   c->add_option("--rounds", a->o.rounds,
                 "Passes over all points, the repetitions split among them (a point's value: the median of its passes)")
       ->capture_default_str();
