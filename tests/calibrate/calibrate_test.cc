@@ -394,6 +394,16 @@ TEST(Calibrate, OneRankNeedsTheGpuBackend) {
   EXPECT_NE(text.find("gloo"), std::string::npos) << text;
 }
 
+TEST(Calibrate, RefusesBadRoundsAndPhase) {
+  const std::string out = " --out " + temp_dir() + "/bad.json";
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"--rounds 0", "--rounds"}, {"--repeats 3 --rounds 4", "--rounds"}, {"--phase-gemms -1", "--phase-gemms"}}) {
+    auto [rc, text] = run("calibrate --ranks 2 " + args + out, 60);
+    EXPECT_EQ(rc, 2) << args << ": " << text;
+    EXPECT_NE(text.find(flag), std::string::npos) << args << ": " << text;
+  }
+}
+
 TEST(Train, RefusesNcclWithoutACudaLibTorch) {
   if (nccl_compiled()) GTEST_SKIP() << "this build has NCCL";
   auto [rc, text] = run("train --model llama-tiny --dp 1 --tp 1 --steps 1 --backend nccl", 60);
