@@ -45,6 +45,7 @@ Json cluster_to_json(const ClusterSpec& c) {
       Json e = {{"kind", f.kind}, {"group_size", f.group_size}, {"stride", f.stride},
                 {"latency_us", f.link.latency_s * 1e6}, {"bw_GBps", f.link.bw_Bps / kGB}};
       if (f.hidden_fraction >= 0) e["hidden_fraction"] = f.hidden_fraction;
+      if (f.after_compute_s >= 0) e["after_compute_us"] = f.after_compute_s * 1e6;
       t.push_back(e);
     }
     j["collectives"] = t;
@@ -56,7 +57,7 @@ static std::vector<CollectiveFitSpec> collectives_from_json(const JsonReader& r)
   std::vector<CollectiveFitSpec> out;
   if (!r.has("collectives")) return out;
   for (const JsonReader& e : r.children("collectives")) {
-    e.reject_unknown_keys({"kind", "group_size", "stride", "latency_us", "bw_GBps", "hidden_fraction"});
+    e.reject_unknown_keys({"kind", "group_size", "stride", "latency_us", "bw_GBps", "hidden_fraction", "after_compute_us"});
     CollectiveFitSpec f;
     f.kind = e.get_enum("kind", {"all_gather", "reduce_scatter", "all_reduce"});
     f.group_size = e.get_int("group_size", 2);
@@ -73,11 +74,20 @@ static std::vector<CollectiveFitSpec> collectives_from_json(const JsonReader& r)
                          "must be between 0 and 1 (the fraction of the collective hidden behind compute), got " +
                              std::to_string(f.hidden_fraction));
     }
-    for (const auto& g : out)
-      if (g.kind == f.kind && g.group_size == f.group_size && g.stride == f.stride)
-        throw InputError(e.file(), e.field_path("kind"),
+    if (e.has("after_compute_us")) f.after_compute_s = e.get_number("after_compute_us", 0.0, true) * 1e-6;
+    for (const auto& g : out) {
+      if (g.kind != f.kind || g.group_size != f.group_size || g.stride != f.stride) continue;
+      if ((g.after_compute_s < 0) != (f.after_compute_s < 0))
+        throw InputError(e.file(), e.field_path("after_compute_us"),
+                         "given for some entries of " + f.kind + " group_size " + std::to_string(f.group_size) +
+                             " stride " + std::to_string(f.stride) + " but not all: give it on every entry of a group or on none");
+      if (g.after_compute_s == f.after_compute_s)
+        throw InputError(e.file(), e.field_path(f.after_compute_s < 0 ? "kind" : "after_compute_us"),
                          "a second entry for " + f.kind + " group_size " + std::to_string(f.group_size) + " stride " +
-                             std::to_string(f.stride));
+                             std::to_string(f.stride) +
+                             (f.after_compute_s < 0 ? std::string()
+                                                    : " after_compute_us " + std::to_string(f.after_compute_s * 1e6)));
+    }
     out.push_back(f);
   }
   return out;

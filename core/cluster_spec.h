@@ -54,6 +54,12 @@ struct CollectiveFitSpec {
   // prefetched all-gather), as a profile gives it; < 0: not given (docs/cost-model.md, "Overlap on
   // a CPU host": `planner calibrate` measures it but keeps it out of the profile).
   double hidden_fraction = -1;
+  // The compute every member ran right before the collective when it was measured (seconds);
+  // < 0: not given. On a host with more ranks than cores a collective's time includes waiting for
+  // its last member to be scheduled, which grows with that compute, so `planner calibrate` measures
+  // each kind and group after several compute phases and the simulator interpolates at the compute
+  // that precedes each collective in its timeline (docs/cost-model.md, "Compute before a collective").
+  double after_compute_s = -1;
 };
 
 struct ClusterSpec {

@@ -363,7 +363,7 @@ double time_kernel(F&& fn, int repeats, double min_time_s, Comm& world, const at
 }
 
 struct RankMeasurements {
-  std::vector<double> gemm_s, attention_s, memory_s, collective_s;
+  std::vector<double> gemm_s, attention_s, memory_s, collective_s, phase_s;
   std::vector<double> overlap_compute_s, overlap_alone_s, overlap_overlapped_s;
   double eager_op_s = 0;
 };
@@ -378,8 +378,72 @@ constexpr double kEagerKernels = 2.0 * (kEagerOps + 1);
 // measured (at most ~6 ms here), so that the all-gather can hide entirely if it would.
 constexpr int kOverlapGemms = 16;
 
+void device_sync(const std::string& backend);
+at::TensorOptions tensor_options(const std::string& backend, int local_rank);
+
+// The seconds of one call of C = A B at g's shape, operands cold (calibrate's GEMM probe).
+double time_gemm(const GemmSample& g, ColdOperands& pool, int repeats, double min_time_s, Comm& world,
+                 const at::TensorOptions& opts, const std::string& backend) {
+  at::NoGradGuard ng;
+  const int64_t na = g.m * g.k, nb = g.k * g.n;
+  return time_kernel(
+      [&](int64_t c) {
+        at::Tensor y = at::mm(pool.take(c, na + nb, 0, {g.m, g.k}), pool.take(c, na + nb, na, {g.k, g.n}));
+        device_sync(backend);
+      },
+      repeats, min_time_s, world, opts);
+}
+
+// The eager-op probe's seconds per kernel.
+double time_eager_op(int repeats, double min_time_s, Comm& world, const at::TensorOptions& opts,
+                     const std::string& backend) {
+  at::Tensor x = at::randn({256}, opts).requires_grad_(true);
+  const double t = time_kernel(
+      [&](int64_t) {
+        at::Tensor y = x;
+        for (int q = 0; q < kEagerOps; ++q) y = y * 1.0001;
+        y.sum().backward();
+        device_sync(backend);
+      },
+      repeats, min_time_s, world, opts);
+  return t / kEagerKernels;
+}
 
 }  // namespace
+
+SpeedProbe probe_host_speed(Comm& world, const std::vector<GemmSample>& shapes, const std::string& backend,
+                            int local_rank, int repeats, double min_time_s) {
+  const at::TensorOptions opts = tensor_options(backend, local_rank);
+  SpeedProbe p;
+  p.eager_op_s = time_eager_op(repeats, min_time_s, world, opts, backend);
+  ColdOperands pool(opts);
+  for (GemmSample g : shapes) {
+    g.seconds = time_gemm(g, pool, repeats, min_time_s, world, opts, backend);
+    p.gemms.push_back(g);
+  }
+  return p;
+}
+
+double speed_vs_calibration(const Json& doc, const Json& probe) {
+  double log_sum = 0;
+  int n = 0;
+  auto add = [&](double calibrated_s, double now_s) {
+    if (calibrated_s > 0 && now_s > 0) {
+      log_sum += std::log(calibrated_s / now_s);
+      ++n;
+    }
+  };
+  if (doc.contains("eager_op") && doc["eager_op"].value("measured", false) && probe.contains("eager_op_s"))
+    add(doc["eager_op"].value("op_overhead_s", 0.0), probe["eager_op_s"].get<double>());
+  if (doc.contains("gemm") && doc["gemm"].contains("samples") && probe.contains("gemms"))
+    for (const auto& g : probe["gemms"])
+      for (const auto& s : doc["gemm"]["samples"])
+        if (s.value("m", -1) == g.value("m", -2) && s.value("n", -1) == g.value("n", -2) && s.value("k", -1) == g.value("k", -2)) {
+          add(s.value("measured_s", 0.0), g.value("seconds", 0.0));
+          break;
+        }
+  return n > 0 ? std::exp(log_sum / n) : 0.0;
+}
 
 ClusterSpec calibration_base_cluster(const CalibrateOptions& o) {
   if (o.base_cluster.empty()) {
@@ -517,16 +581,19 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
   // The table the simulator uses (ClusterSpec::collectives): one fit per kind and group shape.
   std::vector<double> table_fitted(collectives.size(), 0.0), table_residual(collectives.size(), 0.0);
   Json per_group = Json::array();
-  std::set<std::tuple<int, int64_t, int64_t>> shapes;
-  for (const auto& s : collectives) shapes.insert({static_cast<int>(s.kind), s.group_size, s.stride});
-  for (const auto& [kind, g, stride] : shapes) {
+  // One fit per kind, group shape and compute phase before the call.
+  std::set<std::tuple<int, int64_t, int64_t, int>> shapes;
+  for (const auto& s : collectives) shapes.insert({static_cast<int>(s.kind), s.group_size, s.stride, s.phase_gemms});
+  for (const auto& [kind, g, stride, phase] : shapes) {
     std::vector<CollectiveSample> sub;
     std::vector<size_t> index;
+    std::vector<double> after;
     for (size_t i = 0; i < collectives.size(); ++i) {
       const auto& s = collectives[i];
-      if (static_cast<int>(s.kind) == kind && s.group_size == g && s.stride == stride) {
+      if (static_cast<int>(s.kind) == kind && s.group_size == g && s.stride == stride && s.phase_gemms == phase) {
         sub.push_back(s);
         index.push_back(i);
+        after.push_back(s.after_compute_s);
       }
     }
     if (sub.size() < 2) continue;
@@ -544,8 +611,10 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
     e.link.latency_s = f.latency_s;
     e.link.bw_Bps = f.bw_Bps;
     e.link.efficiency = 1.0;
+    e.after_compute_s = std::max(0.0, median(after));
     c.collectives.push_back(e);
-    per_group.push_back({{"kind", e.kind}, {"group_size", g}, {"stride", stride}, {"latency_s", f.latency_s},
+    per_group.push_back({{"kind", e.kind}, {"group_size", g}, {"stride", stride}, {"phase_gemms", phase},
+                         {"after_compute_s", e.after_compute_s}, {"latency_s", f.latency_s},
                          {"bw_Bps", f.bw_Bps}, {"residuals", fit_json(f.fit)}});
   }
   // Overlap: the median hidden fraction over the sizes of each all-gather group, in the document.
@@ -574,7 +643,8 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const HostIdentity& h
   Json cs = Json::array();
   for (size_t i = 0; i < collectives.size(); ++i) {
     const auto& s = collectives[i];
-    cs.push_back({{"kind", to_string(s.kind)}, {"group_size", s.group_size}, {"stride", s.stride}, {"bytes", s.bytes},
+    cs.push_back({{"kind", to_string(s.kind)}, {"group_size", s.group_size}, {"stride", s.stride},
+                  {"phase_gemms", s.phase_gemms}, {"after_compute_s", s.after_compute_s}, {"bytes", s.bytes},
                   {"measured_s", s.seconds}, {"fitted_s", table_fitted[i]}, {"residual_rel", table_residual[i]},
                   {"link_fitted_s", link.fit.predicted.at(i)}, {"link_residual_rel", link.fit.residual_rel.at(i)}});
   }
@@ -634,7 +704,8 @@ Work plan_work(const CalibrateOptions& o) {
     if (g < o.ranks) strides.push_back(o.ranks / g);  // DP-style groups
     for (int64_t stride : strides) {
       for (auto k : {FitCollective::all_gather, FitCollective::reduce_scatter, FitCollective::all_reduce})
-        for (double b : sizes) w.collectives.push_back({k, g, stride, group_bytes(b, g), 0});
+        for (int phase : o.phase_gemms)
+          for (double b : sizes) w.collectives.push_back({k, g, stride, group_bytes(b, g), 0, phase, 0});
       // Overlap of an all-gather with compute, at FSDP-unit sizes.
       for (double b : {1024.0 * 1024.0, 4.0 * 1024.0 * 1024.0}) {
         OverlapSample os;
@@ -676,7 +747,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   const int rounds = std::max(1, o.rounds);
   const int per_round = std::max(1, (o.repeats + rounds - 1) / rounds);
   std::vector<std::vector<double>> gemm_r(w.gemms.size()), att_r(w.attention.size()), mem_r(w.memory.size()),
-      coll_r(w.collectives.size());
+      coll_r(w.collectives.size()), phase_r(w.collectives.size());
   std::vector<double> eager_r;
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
   for (int round = 0; round < rounds; ++round) {
@@ -685,14 +756,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
     int i = 0;
     ColdOperands pool(opts);
     for (size_t gi = 0; gi < w.gemms.size(); ++gi) {
-      const auto& g = w.gemms[gi];
-      const int64_t na = g.m * g.k, nb = g.k * g.n;
-      gemm_r[gi].push_back(time_kernel(
-          [&](int64_t c) {
-            at::Tensor y = at::mm(pool.take(c, na + nb, 0, {g.m, g.k}), pool.take(c, na + nb, na, {g.k, g.n}));
-            device_sync(o.backend);
-          },
-          per_round, o.min_time_s, *world, opts));
+      gemm_r[gi].push_back(time_gemm(w.gemms[gi], pool, per_round, o.min_time_s, *world, opts, o.backend));
       if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, GEMM %d/%zu     ", round + 1, rounds, ++i, w.gemms.size());
     }
     for (size_t ai = 0; ai < w.attention.size(); ++ai) {
@@ -719,16 +783,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   }
   {
     if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, eager op overhead     ", round + 1, rounds);
-    at::Tensor x = at::randn({256}, opts).requires_grad_(true);
-    const double t = time_kernel(
-        [&](int64_t) {
-          at::Tensor y = x;
-          for (int q = 0; q < kEagerOps; ++q) y = y * 1.0001;
-          y.sum().backward();
-          device_sync(o.backend);
-        },
-        per_round, o.min_time_s, *world, opts);
-    eager_r.push_back(t / kEagerKernels);
+    eager_r.push_back(time_eager_op(per_round, o.min_time_s, *world, opts, o.backend));
   }
   // Collectives over the mesh's groups: for size g, consecutive groups (TP) and strided (DP).
   int ci = 0;
@@ -769,22 +824,26 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
         break;
     }
     // Every group runs at once, as the mesh's groups do in training, and each call follows a
-    // compute phase on every rank (--phase-gemms GEMMs of 256 x 256 x 256, default 4: a few ms on a CPU core), as a
-    // training step's collectives follow its layers: on a host with more ranks than cores the
-    // time a collective waits for its last member to be scheduled is then part of the sample, as
-    // it is in training. A call straight after a barrier, or a burst of back-to-back calls, times
-    // something training never does (measured: residuals of the per-group fits 20-60% that way,
-    // 5-24% this way; docs/calibration.md).
+    // compute phase on every rank (the point's phase_gemms GEMMs of 256 x 256 x 256, from
+    // --phase-gemms, default 0, 1, 2 and 4: up to a few ms on a CPU core), as a training step's
+    // collectives follow its layers: on a host with more ranks than cores the time a collective
+    // waits for its last member to be scheduled is then part of the sample, as it is in training,
+    // and it grows with the compute before the call (docs/calibration.md). The phase's own time is
+    // recorded: the simulator interpolates between the phases at the compute it predicts before
+    // each collective. A burst of back-to-back calls times something training never does (a
+    // 4-rank all_reduce of 4 KiB took 5.4 ms a call that way).
     fn();
     std::vector<double>& v = coll_r[si];
     at::Tensor ga = at::randn({256, 256}, opts), gb = at::randn({256, 256}, opts);
     for (int r = 0; r < per_round; ++r) {
       world->barrier();
+      auto t_phase = Clock::now();
       {
         at::NoGradGuard ng;
-        for (int q = 0; q < o.phase_gemms; ++q) at::Tensor gc = at::mm(ga, gb);
+        for (int q = 0; q < s.phase_gemms; ++q) at::Tensor gc = at::mm(ga, gb);
         device_sync(o.backend);
       }
+      phase_r[si].push_back(seconds_since(t_phase));
       auto t0 = Clock::now();
       fn();
       v.push_back(seconds_since(t0));
@@ -797,11 +856,13 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   for (auto& r : att_r) mine.attention_s.push_back(median(r));
   for (auto& r : mem_r) mine.memory_s.push_back(median(r));
   for (auto& r : coll_r) mine.collective_s.push_back(median(r));
+  for (auto& r : phase_r) mine.phase_s.push_back(median(r));
   mine.eager_op_s = median(eager_r);
   // Overlap: the same compute phase as above, alone; the all-gather after it, as in the table;
   // and the all-gather started before it and waited for after it (FSDP's prefetch). The three
   // take turns within each repetition, so that a drifting machine affects them alike.
   int oi = 0;
+  const int max_phase = *std::max_element(o.phase_gemms.begin(), o.phase_gemms.end());
   for (auto& s : w.overlaps) {
     Comm& c = *groups.at({s.group_size, s.stride});  // the all_gather samples made it
     const int64_t n = static_cast<int64_t>(s.bytes / 4.0);
@@ -820,7 +881,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
       phase(kOverlapGemms);
       vc.push_back(seconds_since(t0));
       world->barrier();
-      phase(o.phase_gemms);
+      phase(max_phase);
       t0 = Clock::now();
       c.all_gather(in, out);
       device_sync(o.backend);
@@ -842,7 +903,7 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   }
   if (talk) std::fprintf(stderr, "\n");
   Json j = {{"gemm", mine.gemm_s}, {"attention", mine.attention_s}, {"memory", mine.memory_s},
-            {"collectives", mine.collective_s}, {"eager_op", mine.eager_op_s},
+            {"collectives", mine.collective_s}, {"phase", mine.phase_s}, {"eager_op", mine.eager_op_s},
             {"overlap_compute", mine.overlap_compute_s}, {"overlap_alone", mine.overlap_alone_s},
             {"overlap_overlapped", mine.overlap_overlapped_s}};
   const std::string text = j.dump();
@@ -866,7 +927,10 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
   for (size_t i = 0; i < w.memory.size(); ++i) w.memory[i].seconds = take_max("memory", i);
   double eager_op_s = 0;
   for (const auto& a : all) eager_op_s = std::max(eager_op_s, a.at("eager_op").get<double>());
-  for (size_t i = 0; i < w.collectives.size(); ++i) w.collectives[i].seconds = take_max("collectives", i);
+  for (size_t i = 0; i < w.collectives.size(); ++i) {
+    w.collectives[i].seconds = take_max("collectives", i);
+    w.collectives[i].after_compute_s = take_max("phase", i);
+  }
   for (size_t i = 0; i < w.overlaps.size(); ++i) {
     w.overlaps[i].compute_s = take_max("overlap_compute", i);
     w.overlaps[i].alone_s = take_max("overlap_alone", i);
@@ -915,18 +979,20 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
                 100 * d["collectives"]["link"]["residuals"]["max_abs_rel"].get<double>(), w.collectives.size());
   }
   std::printf("  collectives per kind and group (what the simulator uses):\n");
-  std::printf("    %-15s %5s %6s %12s %9s %9s %9s\n", "kind", "group", "stride", "latency_us", "GB/s", "rms", "max");
+  std::printf("    %-15s %5s %6s %6s %10s %12s %9s %9s %9s\n", "kind", "group", "stride", "phase", "after_us",
+              "latency_us", "GB/s", "rms", "max");
   for (const auto& v : d["collectives"]["per_group"])
-    std::printf("    %-15s %5lld %6lld %12.1f %9.3f %8.1f%% %8.1f%%\n", v["kind"].get<std::string>().c_str(),
+    std::printf("    %-15s %5lld %6lld %6d %10.0f %12.1f %9.3f %8.1f%% %8.1f%%\n", v["kind"].get<std::string>().c_str(),
                 static_cast<long long>(v["group_size"].get<int64_t>()), static_cast<long long>(v["stride"].get<int64_t>()),
-                v["latency_s"].get<double>() * 1e6, v["bw_Bps"].get<double>() / 1e9,
+                v["phase_gemms"].get<int>(), v["after_compute_s"].get<double>() * 1e6, v["latency_s"].get<double>() * 1e6, v["bw_Bps"].get<double>() / 1e9,
                 100 * v["residuals"]["rms_rel"].get<double>(), 100 * v["residuals"]["max_abs_rel"].get<double>());
   std::printf("  collective residuals (fitted vs measured, per kind and group):\n");
-  std::printf("    %-15s %5s %6s %10s %11s %11s %8s\n", "kind", "group", "stride", "bytes", "measured_us", "fitted_us", "resid");
+  std::printf("    %-15s %5s %6s %6s %10s %11s %11s %8s\n", "kind", "group", "stride", "phase", "bytes", "measured_us",
+              "fitted_us", "resid");
   for (const auto& s : d["collectives"]["samples"])
-    std::printf("    %-15s %5lld %6lld %10.0f %11.1f %11.1f %+7.1f%%\n", s["kind"].get<std::string>().c_str(),
+    std::printf("    %-15s %5lld %6lld %6d %10.0f %11.1f %11.1f %+7.1f%%\n", s["kind"].get<std::string>().c_str(),
                 static_cast<long long>(s["group_size"].get<int64_t>()), static_cast<long long>(s["stride"].get<int64_t>()),
-                s["bytes"].get<double>(), s["measured_s"].get<double>() * 1e6, s["fitted_s"].get<double>() * 1e6,
+                s["phase_gemms"].get<int>(), s["bytes"].get<double>(), s["measured_s"].get<double>() * 1e6, s["fitted_s"].get<double>() * 1e6,
                 100 * s["residual_rel"].get<double>());
   if (d.contains("overlap")) {
     std::printf("  all-gather hidden behind compute started after it (FSDP prefetch; h = (compute + alone - overlapped) / alone;\n"
@@ -953,7 +1019,14 @@ int run_calibration(const CalibrateOptions& o) {
                                     "collectives (use the rank count you will train with, >= 2)");
   if (o.out_path.empty()) throw InputError("--out", "", "required: where to write the profile");
   if (o.repeats < 1) throw InputError("--repeats", "", "must be >= 1");
-  if (o.phase_gemms < 0) throw InputError("--phase-gemms", "", "must be >= 0, got " + std::to_string(o.phase_gemms));
+  if (o.phase_gemms.empty()) throw InputError("--phase-gemms", "", "needs at least one phase (e.g. 0,1,2,4)");
+  for (size_t i = 0; i < o.phase_gemms.size(); ++i) {
+    if (o.phase_gemms[i] < 0)
+      throw InputError("--phase-gemms", "", "must be >= 0, got " + std::to_string(o.phase_gemms[i]));
+    for (size_t j = 0; j < i; ++j)
+      if (o.phase_gemms[j] == o.phase_gemms[i])
+        throw InputError("--phase-gemms", "", "lists " + std::to_string(o.phase_gemms[i]) + " twice");
+  }
   if (o.rounds < 1 || o.rounds > o.repeats)
     throw InputError("--rounds", "", "must be in [1, --repeats (" + std::to_string(o.repeats) + ")], got " + std::to_string(o.rounds));
   check_cpu_bind(o.cpu_bind, "--cpu-bind");

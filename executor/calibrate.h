@@ -22,6 +22,8 @@
 
 namespace planner::executor {
 
+class Comm;
+
 // ---------------- Least squares ----------------
 struct LinearFit {
   std::vector<double> coef;          // one per column; >= 0
@@ -69,6 +71,8 @@ struct CollectiveSample {
   int64_t stride = 1;   // 1: consecutive ranks (TP groups); > 1: strided (DP groups)
   double bytes = 0;     // the logical buffer (executor/comm.h): all_gather output, reduce_scatter input
   double seconds = 0;
+  int phase_gemms = 0;         // the compute phase every rank ran right before the call, in 256^3 GEMMs
+  double after_compute_s = 0;  // that phase's measured time (the slowest rank's median)
 };
 // The simulator's formula terms for one sample: t = steps * alpha + bus_bytes / B + extra_s.
 struct CollectiveTerms {
@@ -127,9 +131,11 @@ struct CalibrateOptions {
   std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 16 MiB, x4
   int repeats = 9;                    // timed repetitions per point (median), after one warm-up
   int rounds = 3;                     // the repetitions split over this many passes over all points
-  // The compute phase every rank runs before each collective sample, in 256^3 GEMMs: on a host
-  // with more ranks than cores the collective's time grows with it (docs/calibration.md).
-  int phase_gemms = 4;
+  // The compute phases every rank runs before a collective sample, in 256^3 GEMMs: every kind,
+  // group and size is timed after each. On a host with more ranks than cores the collective's
+  // time grows with the compute before it (docs/calibration.md), so the profile carries one fit
+  // per phase and the simulator interpolates at the compute before each of its collectives.
+  std::vector<int> phase_gemms{0, 1, 2, 4};
   // A GEMM / kernel is repeated until a sample lasts this long. Long enough to span several
   // scheduler time slices (CFS gives each of 2 runnable tasks ~6 ms), so that on a host with more
   // ranks than cores the rate includes the time sharing that training's compute sees: with
@@ -163,5 +169,22 @@ int run_calibration(const CalibrateOptions& o);
 // The GEMM shapes (m, n, k) the executor runs for a model at tp (forward, weight-grad, input-grad
 // of each Linear, the output head included) and the attention score/context matmuls.
 std::vector<GemmSample> model_gemm_shapes(const ModelSpec& m, int64_t tp, int64_t tokens);
+
+// ---------------- The host's speed now ----------------
+// Two of calibrate's own probes, timed the same way (every rank at once, cold operands, each sample
+// at least min_time_s, the median of `repeats`): the eager-op probe and the given GEMM shapes.
+// `planner train --speed-probe` runs it right before training and `planner validate` compares it
+// with the calibration's samples of the same probes: on a shared machine whose speed changes over
+// minutes it says how fast the host ran during a split against during the calibration.
+struct SpeedProbe {
+  double eager_op_s = 0;           // per kernel
+  std::vector<GemmSample> gemms;   // seconds per call
+};
+// Runs on every rank of `world` (this rank's medians; the run record keeps the slowest rank's).
+SpeedProbe probe_host_speed(Comm& world, const std::vector<GemmSample>& shapes, const std::string& backend,
+                            int local_rank, int repeats = 3, double min_time_s = 0.03);
+// Calibration time over probe time (> 1: the host ran faster than when calibrated), the geometric
+// mean over the probes the calibration document also measured; 0 when it measured none of them.
+double speed_vs_calibration(const Json& calibration_doc, const Json& probe);
 
 }  // namespace planner::executor

@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "executor/blas.h"
+#include "executor/calibrate.h"
 #include "executor/memory.h"
 #include "executor/model.h"
 
@@ -430,8 +431,26 @@ int train_main(const TrainConfig& c, RankContext& ctx) {
 #endif
   }
   Comms comms = make_mesh_comms(c.backend, ctx.store, mesh, ctx.timeout, single_host ? "127.0.0.1" : host_name());
+  Json probe_json;
+  if (c.speed_probe) {
+    std::vector<GemmSample> shapes;  // up to 6 distinct shapes of this run's GEMMs
+    for (const auto& g : model_gemm_shapes(c.model, c.plan.tp, c.plan.micro_batch * c.training.seq_len)) {
+      bool seen = false;
+      for (const auto& h : shapes) seen = seen || (h.m == g.m && h.n == g.n && h.k == g.k);
+      if (!seen && shapes.size() < 6) shapes.push_back(g);
+    }
+    const SpeedProbe probe = probe_host_speed(*comms.world, shapes, c.backend, ctx.local_rank);
+    probe_json["eager_op_s"] = probe.eager_op_s;
+    probe_json["gemms"] = Json::array();
+    for (const auto& g : probe.gemms)
+      probe_json["gemms"].push_back({{"m", g.m}, {"n", g.n}, {"k", g.k}, {"seconds", g.seconds}});
+    // The probe's operand pool (128 MiB) is freed: the run's peak memory starts after it.
+    reset_cpu_peak();
+  }
   RankResult res = train_rank(c, mesh, comms, false, device);
-  const std::string mine = rank_result_json(ctx.rank, res).dump();
+  Json mine_json = rank_result_json(ctx.rank, res);
+  if (c.speed_probe) mine_json["speed_probe"] = probe_json;
+  const std::string mine = mine_json.dump();
   ctx.store->set("planner/result/" + std::to_string(ctx.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
   if (ctx.rank == 0) {
     std::vector<Json> ranks;
@@ -440,6 +459,21 @@ int train_main(const TrainConfig& c, RankContext& ctx) {
       ranks.push_back(parse_json_text(std::string(v.begin(), v.end()), "rank " + std::to_string(r) + " result"));
     }
     Json rec = run_record_json(c, ranks, res.loss, ctx);
+    if (c.speed_probe) {
+      // The slowest rank's time of each probe, as calibrate takes it.
+      Json p = ranks[0].at("speed_probe");
+      for (const auto& r : ranks) {
+        const Json& q = r.at("speed_probe");
+        p["eager_op_s"] = std::max(p["eager_op_s"].get<double>(), q.at("eager_op_s").get<double>());
+        for (size_t i = 0; i < p["gemms"].size(); ++i)
+          p["gemms"][i]["seconds"] =
+              std::max(p["gemms"][i]["seconds"].get<double>(), q.at("gemms").at(i).at("seconds").get<double>());
+      }
+      p["what"] = "calibrate's eager-op probe (seconds per kernel) and GEMMs, timed on every rank at once right before "
+                  "training; the slowest rank's median";
+      rec["speed_probe"] = p;
+      for (auto& r : rec["ranks"]) r.erase("speed_probe");
+    }
     if (!c.record_path.empty()) write_file_atomic(c.record_path, rec.dump(2) + "\n");
     std::printf("done: %lld steps, median step time %.4f s (after %lld warm-up), final loss %.6f%s%s\n",
                 static_cast<long long>(c.steps), rec["step_time_s_median"].get<double>(),

@@ -39,6 +39,10 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;
   std::string resume_dir;         // --resume DIR
   Json plan_json;                 // the plan file's JSON, copied into the run record
+  // --speed-probe: time calibrate's eager-op probe and up to 6 of the model's GEMM shapes on every
+  // rank before training, into the run record's `speed_probe` (planner validate compares it with
+  // the calibration: how fast the host ran during this run against during the calibration).
+  bool speed_probe = false;
 };
 
 // Checks what can be checked before any rank starts (InputError naming the flag/field).

@@ -126,6 +126,7 @@ ValidateDoc read_validate(const Json& doc, const std::string& source) {
     x.predicted_step_s = p.get_number("step_s", 0.0, false);
     x.measured_peak_allocated_bytes = m.get_number("peak_allocated_bytes", 0.0, false);
     x.measured_step_s = m.get_number("step_s", 0.0, false);
+    if (m.has("host_speed")) x.host_speed = m.get_number("host_speed", 0.0, false);
     x.memory_error = get_num(row, "memory_error");
     x.step_time_error = get_num(row, "step_time_error");
     auto check = [&](const char* field, double given, double pred, double meas) {

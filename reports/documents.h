@@ -42,6 +42,9 @@ struct ValidateRow {
   double predicted_step_s = 0, measured_step_s = 0;
   double memory_error = 0;     // (predicted - measured) / measured, a fraction
   double step_time_error = 0;  // (predicted - measured) / measured, a fraction
+  // The host's speed during the median run against during the calibration (planner validate's
+  // speed probe; docs/calibration.md, "Host speed"); 0: not measured.
+  double host_speed = 0;
 };
 struct ValidateDoc {
   std::string model;    // model name

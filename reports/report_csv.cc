@@ -1,5 +1,6 @@
 // CSV of each document's main table (reports/report.h). Fields through planner/output.h's
 // csv_row (RFC 4180); numbers with up to 10 significant digits; units in the column names.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -160,15 +161,18 @@ std::string topology_csv(const Json& doc, const std::string& source) {
 
 std::string validate_csv(const Json& doc, const std::string& source) {
   const ValidateDoc v = read_validate(doc, source);
+  const bool speeds = std::any_of(v.rows.begin(), v.rows.end(), [](const ValidateRow& x) { return x.host_speed > 0; });
   std::vector<std::string> h = plan_header();
   append(h, std::vector<std::string>{"predicted_peak_allocated_bytes", "measured_peak_allocated_bytes", "memory_error",
                                      "predicted_step_s", "measured_step_s", "step_time_error", "predicted_best", "measured_best"});
+  if (speeds) h.push_back("host_speed");
   std::string out = csv_row(h);
   for (const auto& x : v.rows) {
     auto f = plan_fields(x.plan);
     append(f, std::vector<std::string>{num(x.predicted_peak_allocated_bytes), num(x.measured_peak_allocated_bytes), num(x.memory_error),
                                        num(x.predicted_step_s), num(x.measured_step_s), num(x.step_time_error),
                                        b2s(same_plan(x.plan, v.predicted_best)), b2s(same_plan(x.plan, v.measured_best))});
+    if (speeds) f.push_back(x.host_speed > 0 ? num(x.host_speed) : "");
     out += csv_row(f);
   }
   return out;

@@ -393,6 +393,11 @@ std::string render_validate(const Json& doc, const std::string& source, std::str
   HtmlTable t;
   t.headers = {"plan", "predicted peak (GiB)", "measured peak (GiB)", "memory error", "predicted step (s)", "measured step (s)", "step-time error"};
   t.numeric_cols = {1, 2, 3, 4, 5, 6};
+  const bool speeds = std::any_of(v.rows.begin(), v.rows.end(), [](const ValidateRow& x) { return x.host_speed > 0; });
+  if (speeds) {
+    t.headers.push_back("host speed vs calibration");
+    t.numeric_cols.push_back(7);
+  }
   for (const auto& x : v.rows) {
     const std::string label = plan_label(x.plan);
     HBar a;
@@ -412,12 +417,19 @@ std::string render_validate(const Json& doc, const std::string& source, std::str
     t.rows.push_back({esc(label), fmt_fixed(bytes_to_gib(x.predicted_peak_allocated_bytes), 3), fmt_fixed(bytes_to_gib(x.measured_peak_allocated_bytes), 3),
                       within(x.memory_error, kMemT), fmt_sig(x.predicted_step_s, 4), fmt_sig(x.measured_step_s, 4),
                       within(x.step_time_error, kStepT)});
+    if (speeds) t.rows.back().push_back(x.host_speed > 0 ? fmt_fixed(x.host_speed, 2) + "x" : "");
     t.row_classes.push_back(same_plan(x.plan, v.measured_best) ? "best" : "");
   }
   body << section("memory", "Peak memory", "error = (predicted - measured) / measured; the measured best plan is in bold.",
                   figure(hbar_chart_svg(mem), "Peak allocated bytes (torch.cuda.max_memory_allocated, or the CPU counting allocator)."));
   body << section("time", "Step time", "", figure(hbar_chart_svg(step), "Median step time after warm-up, slowest rank."));
-  body << section("table", "Every plan", "Green: within the default gate threshold; red: past it.", render_table(t));
+  body << section("table", "Every plan",
+                  std::string("Green: within the default gate threshold; red: past it.") +
+                      (speeds ? " Host speed: how fast calibrate's probes ran right before the plan's median run against "
+                                "during the calibration (1.00x = as calibrated); a step-time miss on a host that changed "
+                                "speed is the host's, not the model's."
+                              : ""),
+                  render_table(t));
   return body.str();
 }
 

@@ -1,5 +1,8 @@
 #include "simulator/collectives.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/error.h"
 
 namespace planner {
@@ -12,25 +15,64 @@ const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride) {
   return group_crosses_nodes(c, size, stride) ? c.inter_node : c.intra_node;
 }
 
-// The table entry for a collective: the exact stride, else the same placement (consecutive or
-// strided); nullptr when the table has none or the group crosses nodes.
-static const CollectiveFitSpec* table_entry(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
-  if (c.collectives.empty() || size <= 1 || group_crosses_nodes(c, size, stride)) return nullptr;
+// The table entries for a collective: those of the exact stride, else those of the first stride
+// with the same placement (consecutive or strided); empty when the table has none or the group
+// crosses nodes. Several entries differ in the compute measured before them (after_compute_s).
+static std::vector<const CollectiveFitSpec*> table_entries(const ClusterSpec& c, CollectiveKind kind, int64_t size,
+                                                           int64_t stride) {
+  std::vector<const CollectiveFitSpec*> out;
+  if (c.collectives.empty() || size <= 1 || group_crosses_nodes(c, size, stride)) return out;
   const char* name = kind == CollectiveKind::all_gather       ? "all_gather"
                      : kind == CollectiveKind::reduce_scatter ? "reduce_scatter"
                                                               : "all_reduce";
-  const CollectiveFitSpec* same_placement = nullptr;
+  int64_t chosen = -1;  // the stride whose entries are used
   for (const auto& f : c.collectives) {
     if (f.group_size != size || f.kind != name) continue;
-    if (f.stride == stride) return &f;
-    if ((f.stride == 1) == (stride == 1) && !same_placement) same_placement = &f;
+    if (f.stride == stride) {
+      chosen = stride;
+      break;
+    }
+    if ((f.stride == 1) == (stride == 1) && chosen < 0) chosen = f.stride;
   }
-  return same_placement;
+  for (const auto& f : c.collectives)
+    if (f.group_size == size && f.kind == name && f.stride == chosen) out.push_back(&f);
+  return out;
+}
+
+// Without a compute time: the entry measured after the most compute (the longest wait for the
+// last member), or the only one.
+static const CollectiveFitSpec* table_entry(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
+  const CollectiveFitSpec* best = nullptr;
+  for (const CollectiveFitSpec* e : table_entries(c, kind, size, stride))
+    if (!best || e->after_compute_s > best->after_compute_s) best = e;
+  return best;
 }
 
 const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
   const CollectiveFitSpec* e = table_entry(c, kind, size, stride);
   return e ? e->link : group_link(c, size, stride);
+}
+
+LinkSpec collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                               double after_compute_s) {
+  std::vector<const CollectiveFitSpec*> es = table_entries(c, kind, size, stride);
+  if (es.size() < 2 || es.front()->after_compute_s < 0) return collective_link(c, kind, size, stride);
+  std::sort(es.begin(), es.end(), [](const CollectiveFitSpec* a, const CollectiveFitSpec* b) {
+    return a->after_compute_s < b->after_compute_s;
+  });
+  if (after_compute_s <= es.front()->after_compute_s) return es.front()->link;
+  if (after_compute_s >= es.back()->after_compute_s) return es.back()->link;
+  size_t i = 1;
+  while (es[i]->after_compute_s < after_compute_s) ++i;
+  const CollectiveFitSpec& lo = *es[i - 1];
+  const CollectiveFitSpec& hi = *es[i];
+  const double w = (after_compute_s - lo.after_compute_s) / (hi.after_compute_s - lo.after_compute_s);
+  LinkSpec l = hi.link;
+  l.latency_s = (1 - w) * lo.link.latency_s + w * hi.link.latency_s;
+  // Seconds per byte interpolate linearly, not bandwidths.
+  const double spb = (1 - w) / lo.link.effective_bw_Bps() + w / hi.link.effective_bw_Bps();
+  l.bw_Bps = 1.0 / (spb * l.efficiency);
+  return l;
 }
 
 double collective_hidden_fraction(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,

@@ -21,8 +21,17 @@ enum class CollectiveKind { all_gather, reduce_scatter, all_reduce };
 // The link one kind of collective over this group is priced on: the calibrated entry
 // (ClusterSpec::collectives, `planner calibrate`) for this kind, size and stride inside a node;
 // failing that, the entry of the same kind and size with the same placement (consecutive:
-// stride 1, or strided: stride > 1); failing that, group_link().
+// stride 1, or strided: stride > 1); failing that, group_link(). Where the table has entries
+// measured after different compute phases (after_compute_s), the one after the most compute.
 const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride);
+// The link for such a collective whose members ran `after_compute_s` seconds of compute right
+// before it: the entries collective_link chooses from, interpolated linearly in after_compute_s
+// (latency, and seconds per byte), clamped to the range measured; collective_link() where the
+// entries carry no after_compute_s. On a host with more ranks than cores a collective waits for
+// its last member to be scheduled, longer after more compute (docs/cost-model.md, "Compute before
+// a collective").
+LinkSpec collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                               double after_compute_s);
 // The measured fraction of such a collective that hides behind compute issued after it (the
 // table entry collective_link would use, when it carries one); `fallback` otherwise.
 double collective_hidden_fraction(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,

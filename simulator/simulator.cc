@@ -455,15 +455,20 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // ---------------- Per-unit compute and TP comm ----------------
   using CK = CollectiveKind;
   const LinkSpec& tp_ar_link = collective_link(cl, CK::all_reduce, tp, 1);
-  const LinkSpec& tp_ag_link = collective_link(cl, CK::all_gather, tp, 1);
-  const LinkSpec& tp_rs_link = collective_link(cl, CK::reduce_scatter, tp, 1);
   const LinkSpec& dp_ar_link = collective_link(cl, CK::all_reduce, dp, tp);
-  const LinkSpec& dp_ag_link = collective_link(cl, CK::all_gather, dp, tp);
-  const LinkSpec& dp_rs_link = collective_link(cl, CK::reduce_scatter, dp, tp);
   const double act_bytes = Td * c * d.h;  // one residual-stream tensor of the micro-batch
-  auto tp_all_reduce = [&](double bytes) { return all_reduce_seconds(tp, bytes, tp_ar_link); };
-  auto tp_all_gather = [&](double bytes) { return all_gather_seconds(tp, bytes, tp_ag_link); };
-  auto tp_reduce_scatter = [&](double bytes) { return backend_reduce_scatter_seconds(cl, tp, bytes, tp_rs_link); };
+  // Each collective is priced after the compute its rank runs right before it (`after`, seconds):
+  // calibrated profiles of an oversubscribed CPU host carry entries measured after several
+  // compute phases (collective_link_after); elsewhere `after` changes nothing.
+  auto tp_all_reduce = [&](double bytes, double after) {
+    return all_reduce_seconds(tp, bytes, collective_link_after(cl, CK::all_reduce, tp, 1, after));
+  };
+  auto tp_all_gather = [&](double bytes, double after) {
+    return all_gather_seconds(tp, bytes, collective_link_after(cl, CK::all_gather, tp, 1, after));
+  };
+  auto tp_reduce_scatter = [&](double bytes, double after) {
+    return backend_reduce_scatter_seconds(cl, tp, bytes, collective_link_after(cl, CK::reduce_scatter, tp, 1, after));
+  };
 
   UnitTimes blk;
   const GemmTimes& gt = gemm_times(tp, T, cb);
@@ -488,34 +493,21 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     const double elem = 2.0 * norm_bytes + Td * c * (2.0 * (d.q + d.kv) + 6.0 * d.hs + 5.0 * d.f);
     blk.fwd_s += memory_bound_seconds(cl, elem);
     blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
-    // TP: two sub-layers, each an all-reduce (or all-gather + reduce-scatter under SP) forward and
-    // the same backward for the input gradient of the colwise layers.
-    const double sub = sp ? tp_all_gather(act_bytes) + tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
-    blk.fwd_tp_s = 2.0 * sub;
-    // Under SP each TP rank normalizes only its tokens: the two norm weights' gradients are
-    // partial sums, all-reduced over the TP group (h elements each).
-    blk.bwd_tp_s = 2.0 * sub + (sp ? 2.0 * tp_all_reduce(d.h * c) : 0.0);
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_s = blk.fwd_s;
-      blk.recompute_tp_s = blk.fwd_tp_s;
     } else if (plan.ac == ActivationCheckpointing::selective) {
-      // Norms, silu and mul recomputed (memory bound); under SP the norm outputs are all-gathered again.
+      // Norms, silu and mul recomputed (memory bound).
       blk.recompute_s = memory_bound_seconds(cl, 2.0 * norm_bytes + Td * c * 5.0 * d.f);
-      blk.recompute_tp_s = sp ? 2.0 * tp_all_gather(act_bytes) : 0.0;
     }
   } else {
-    // FeedForward: x needs no gradient (it is the data), so w1/w3 skip dgrad and the colwise
-    // input's backward all-reduce does not exist.
+    // FeedForward: one unit, its three Linears and silu * mul.
     blk.fwd_s += gt.block_fwd_s;
     blk.bwd_s += gt.block_bwd_s;
     const double elem = Td * c * 5.0 * d.f;
     blk.fwd_s += memory_bound_seconds(cl, elem);
     blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
-    blk.fwd_tp_s = sp ? tp_all_gather(act_bytes) + tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes);
-    blk.bwd_tp_s = sp ? tp_all_gather(act_bytes) : 0.0;
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_s = blk.fwd_s;
-      blk.recompute_tp_s = blk.fwd_tp_s;
     } else if (plan.ac == ActivationCheckpointing::selective) {
       blk.recompute_s = memory_bound_seconds(cl, Td * c * 5.0 * d.f);
     }
@@ -527,27 +519,19 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     const int64_t vl = model_.vocab_size / tp;
     const double vld = static_cast<double>(vl);
     pre.fwd_s = memory_bound_seconds(cl, 2.0 * act_bytes);
-    pre.fwd_tp_s = tp > 1 ? (sp ? tp_reduce_scatter(act_bytes) : tp_all_reduce(act_bytes)) : 0.0;
     pre.bwd_s = memory_bound_seconds(cl, vld * d.h * c + 2.0 * act_bytes);  // zero-fill + index_add
-    pre.bwd_tp_s = sp ? tp_all_gather(act_bytes) : 0.0;
     const double logits_elems = Td * vld;
     post.fwd_s = memory_bound_seconds(cl, norm_bytes) + gt.head_fwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 16.0));
     post.bwd_s = memory_bound_seconds(cl, 2.0 * norm_bytes) + gt.head_bwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 8.0));
-    // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
-    post.fwd_tp_s = (sp ? tp_all_gather(act_bytes) : 0.0) + 3.0 * tp_all_reduce(Td * 4.0);
-    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes) + tp_all_reduce(d.h * c) : tp_all_reduce(act_bytes);
   } else {
     post.fwd_s = memory_bound_seconds(cl, 3.0 * act_bytes);
     post.bwd_s = memory_bound_seconds(cl, 2.0 * act_bytes);
   }
 
-  // FSDP collectives per unit, over the DP group.
-  double ag_block = all_gather_seconds(dp, block_unit_numel * c, dp_ag_link);
-  double rs_block = backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce, dp_rs_link);
-  double ag_root = has_root ? all_gather_seconds(dp, root_unit_numel * c, dp_ag_link) : 0.0;
-  double rs_root = has_root ? backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce, dp_rs_link) : 0.0;
+  // FSDP collectives per unit, over the DP group (priced below, once the compute before them is known).
+  double ag_block = 0, rs_block = 0, ag_root = 0, rs_root = 0;
   double opt_ops_s = 0;
   double ag_block_pack = 0, ag_root_pack = 0;  // CPU: copies out of the gathered flat buffer
   if (kernels_ == KernelFlavor::composed) {
@@ -593,6 +577,53 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     }
     // AdamW: 9 kernels per unit.
     opt_ops_s = op_s * 9.0 * (static_cast<double>(llama ? L : 1) + (has_root ? 1.0 : 0.0));
+  }
+
+  // ---------------- Collectives, after the compute before each ----------------
+  // On a calibrated CPU host a collective's price depends on the compute its rank ran right before
+  // it (collective_link_after; docs/cost-model.md, "Compute before a collective"): in a block's
+  // forward or backward, one sub-layer's share of it (two sub-layers a block); an FSDP gather
+  // after a unit's forward, a reduce after a unit's backward; the loss's second and third
+  // all-reduces, the norm-weight gradient all-reduces and an SP all-gather before a sub-layer
+  // after almost none (0: the shortest phase measured).
+  if (llama) {
+    const double fwd_gap = blk.fwd_s / 2.0, bwd_gap = blk.bwd_s / 2.0;
+    // TP: two sub-layers, each an all-reduce (or all-gather + reduce-scatter under SP) forward and
+    // the same backward for the input gradient of the colwise layers.
+    auto sub = [&](double gap) {
+      return sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, gap) : tp_all_reduce(act_bytes, gap);
+    };
+    blk.fwd_tp_s = 2.0 * sub(fwd_gap);
+    // Under SP each TP rank normalizes only its tokens: the two norm weights' gradients are
+    // partial sums, all-reduced over the TP group (h elements each).
+    blk.bwd_tp_s = 2.0 * sub(bwd_gap) + (sp ? 2.0 * tp_all_reduce(d.h * c, 0.0) : 0.0);
+    if (plan.ac == ActivationCheckpointing::full) {
+      blk.recompute_tp_s = blk.fwd_tp_s;
+    } else if (plan.ac == ActivationCheckpointing::selective) {
+      blk.recompute_tp_s = sp ? 2.0 * tp_all_gather(act_bytes, 0.0) : 0.0;  // the norm outputs again
+    }
+    pre.fwd_tp_s = tp > 1 ? (sp ? tp_reduce_scatter(act_bytes, pre.fwd_s) : tp_all_reduce(act_bytes, pre.fwd_s)) : 0.0;
+    pre.bwd_tp_s = sp ? tp_all_gather(act_bytes, bwd_gap) : 0.0;
+    // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
+    post.fwd_tp_s = (sp ? tp_all_gather(act_bytes, fwd_gap) : 0.0) + tp_all_reduce(Td * 4.0, post.fwd_s) +
+                    2.0 * tp_all_reduce(Td * 4.0, 0.0);
+    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes, post.bwd_s) + tp_all_reduce(d.h * c, 0.0)
+                       : tp_all_reduce(act_bytes, post.bwd_s);
+  } else {
+    // FeedForward: x needs no gradient (it is the data), so w1/w3 skip dgrad and the colwise
+    // input's backward all-reduce does not exist.
+    blk.fwd_tp_s = sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, blk.fwd_s)
+                      : tp_all_reduce(act_bytes, blk.fwd_s);
+    blk.bwd_tp_s = sp ? tp_all_gather(act_bytes, post.bwd_s) : 0.0;
+    if (plan.ac == ActivationCheckpointing::full) blk.recompute_tp_s = blk.fwd_tp_s;
+  }
+  ag_block = all_gather_seconds(dp, block_unit_numel * c, collective_link_after(cl, CK::all_gather, dp, tp, blk.fwd_s));
+  rs_block += backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce,
+                                             collective_link_after(cl, CK::reduce_scatter, dp, tp, blk.bwd_s));
+  if (has_root) {
+    ag_root = all_gather_seconds(dp, root_unit_numel * c, collective_link_after(cl, CK::all_gather, dp, tp, blk.fwd_s));
+    rs_root += backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce,
+                                              collective_link_after(cl, CK::reduce_scatter, dp, tp, blk.bwd_s));
   }
 
   // ---------------- Timeline of one micro-batch ----------------

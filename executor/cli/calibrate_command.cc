@@ -54,7 +54,9 @@ void register_calibrate(CLI::App& app) {
                 "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
   c->add_option("--repeats", a->o.repeats, "Timed repetitions per point (median)")->capture_default_str();
   c->add_option("--phase-gemms", a->o.phase_gemms,
-                 "Compute phase before each collective sample, in 256^3 GEMMs on every rank")
+                 "Compute phases before the collective samples, in 256^3 GEMMs on every rank: every collective "
+                 "is timed after each (comma-separated or repeated)")
+      ->delimiter(',')
       ->capture_default_str();
   c->add_option("--rounds", a->o.rounds,
                 "Passes over all points, the repetitions split among them (a point's value: the median of its passes)")

@@ -161,6 +161,18 @@ void print_validate_table(const Json& doc) {
                 m.at("step_s").get<double>(), 100 * te, pc, m.at("comm_s").get<double>(), ok ? "" : "  <- past threshold");
   }
   std::printf("(comm: time in collectives per step; measured, the mean over ranks of the time spent waiting in them)\n");
+  bool speeds = false;
+  for (const auto& r : doc.at("rows"))
+    if (r.contains("measured") && r.at("measured").contains("host_speed")) speeds = true;
+  if (speeds) {
+    // Not part of the verdict: it tells a model error from a host that changed speed since calibrate.
+    std::printf("host speed during each split's median round against during the calibration (calibrate's eager-op and GEMM probes\n"
+                "timed right before training; 1.00 = as calibrated, below 1 slower):");
+    for (const auto& r : doc.at("rows"))
+      if (r.contains("measured") && r.at("measured").contains("host_speed"))
+        std::printf(" %s %.2fx", label(r.at("plan")).c_str(), r.at("measured").at("host_speed").get<double>());
+    std::printf("\n");
+  }
   if (doc.contains("predicted_best"))
     std::printf("predicted best: %s; measured best: %s (the predicted best is %.1f%% slower than the measured best; limit %.0f%%)\n",
                 label(doc.at("predicted_best")).c_str(), label(doc.at("measured_best")).c_str(),
@@ -204,6 +216,12 @@ void run_validate(const ValidateArgs& given) {
   ModelSpec model = resolve_model(a.model, "--model");
   validate_model(model, "--model");
   ClusterSpec cluster = validation_cluster(a);
+  // With the calibration's document at hand every run first times two of calibrate's probes
+  // (`planner train --speed-probe`), so that each split says how fast the host ran during it
+  // against during the calibration (a shared VM's speed changes over minutes).
+  Json calibration_doc;
+  if (cluster.backend == "gloo" && file_exists(a.cluster) && file_exists(executor::calibration_doc_path(a.cluster)))
+    calibration_doc = read_json_file(executor::calibration_doc_path(a.cluster));
   TrainingSpec training;
   training.seq_len = a.seq_len;
   // The runs must be what was predicted: a Gloo profile trains on CPU tensors, an NCCL (GPU)
@@ -236,6 +254,7 @@ void run_validate(const ValidateArgs& given) {
     std::vector<double> round_comm;   // each round's time in collectives per step, mean over ranks
     std::vector<Json> round_series;   // each round's per-step times
     std::vector<std::string> round_records;
+    std::vector<double> round_speed;  // each round's host speed against the calibration's (0: not probed)
     std::string error;
   };
   std::vector<Row> done;
@@ -284,6 +303,7 @@ void run_validate(const ValidateArgs& given) {
                                     "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
                                     "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
       if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
+      if (!calibration_doc.is_null()) argv.push_back("--speed-probe");
       argv.push_back("--backend");
       argv.push_back(cluster.backend);
       argv.push_back("--cpu-bind");
@@ -321,8 +341,12 @@ void run_validate(const ValidateArgs& given) {
       row.round_comm.push_back(timed_steps > 0 ? comm / static_cast<double>(rec.at("ranks").size()) / timed_steps : -1);
       row.round_series.push_back(rec.at("step_time_s"));
       row.round_records.push_back(record);
+      row.round_speed.push_back(rec.contains("speed_probe") ? executor::speed_vs_calibration(calibration_doc, rec["speed_probe"])
+                                                            : 0.0);
       row.ran = true;
-      std::printf("%.4f s/step, peak %.2f MiB\n", row.round_steps.back(), peak / 1048576.0);
+      std::printf("%.4f s/step, peak %.2f MiB", row.round_steps.back(), peak / 1048576.0);
+      if (row.round_speed.back() > 0) std::printf(", host speed %.2fx the calibration's", row.round_speed.back());
+      std::printf("\n");
     }
   }
   for (auto& row : done) {
@@ -345,6 +369,10 @@ void run_validate(const ValidateArgs& given) {
     jr["measured"] = {{"peak_allocated_bytes", row.meas_mem}, {"step_s", row.meas_step},
                       {"step_s_rounds", row.round_steps}, {"comm_s", row.meas_comm}, {"step_time_s", row.round_series[mid]},
                       {"record", row.round_records[mid]}};
+    if (row.round_speed[mid] > 0) {
+      jr["measured"]["host_speed"] = row.round_speed[mid];
+      jr["measured"]["host_speed_rounds"] = row.round_speed;
+    }
     rows.push_back(jr);
   }
 

@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -261,6 +263,31 @@ TEST(Fit, EachKindAndGroupGetsItsOwnEntry) {
   EXPECT_GT(r.document["collectives"]["link"]["residuals"]["rms_rel"].get<double>(), 0.05);
 }
 
+TEST(Fit, EachComputePhaseGetsItsOwnEntry) {
+  ClusterSpec base = fit_base("nccl", 2);
+  std::vector<GemmSample> g;
+  for (int64_t n : {64, 256}) g.push_back({n, n, n, 1, 2.0 * n * n * n / 40e9, ""});
+  std::vector<MemorySample> m{{12e3, 12e3 / 4e9}, {12e6, 12e6 / 4e9}};
+  // A pair's all_reduce (2 steps, bus bytes 1 x) right after the barrier: alpha 100 us, 1 GB/s;
+  // after a phase of 4 GEMMs that took 1.4-1.6 ms: alpha 500 us, same bandwidth.
+  std::vector<CollectiveSample> c;
+  const std::vector<double> after4{1.5e-3, 1.4e-3, 1.6e-3};
+  for (int i = 0; i < 3; ++i) {
+    const double b = 4096.0 * std::pow(16.0, i);
+    c.push_back({FitCollective::all_reduce, 2, 1, b, 2 * 100e-6 + b / 1e9, 0, 2e-6});
+    c.push_back({FitCollective::all_reduce, 2, 1, b, 2 * 500e-6 + b / 1e9, 4, after4[i]});
+  }
+  CalibrationResult r = fit_calibration(base, {"h", "cpu", 2, ""}, g, {}, m, c);
+  ASSERT_EQ(r.profile.collectives.size(), 2u);
+  const CollectiveFitSpec& e0 = r.profile.collectives[0];
+  const CollectiveFitSpec& e4 = r.profile.collectives[1];
+  EXPECT_NEAR(e0.link.latency_s, 100e-6, 1e-10);
+  EXPECT_NEAR(e4.link.latency_s, 500e-6, 1e-10);
+  EXPECT_DOUBLE_EQ(e0.after_compute_s, 2e-6);
+  EXPECT_DOUBLE_EQ(e4.after_compute_s, 1.5e-3);  // the median of the phase's times
+  EXPECT_EQ(r.document["collectives"]["per_group"][1]["phase_gemms"], 4);
+}
+
 TEST(Host, MismatchNamesTheField) {
   HostIdentity a{"hostA", "CPU A", 2, ""}, b{"hostB", "CPU A", 2, ""};
   EXPECT_EQ(host_mismatch(a, a), "");
@@ -329,9 +356,19 @@ TEST_F(Calibrated, WritesAReadableProfileAndResiduals) {
   Json doc = read_json_file(calibration_doc_path(profile_));
   EXPECT_EQ(doc["format"], "planner-calibration/1");
   EXPECT_EQ(doc["host"]["hostname"], this_host().hostname);
-  // 3 kinds x 3 sizes on the one group of 2.
-  EXPECT_EQ(doc["collectives"]["samples"].size(), 9u);
+  // 3 kinds x 3 sizes on the one group of 2, after each of the 4 compute phases (0, 1, 2, 4 GEMMs).
+  EXPECT_EQ(doc["collectives"]["samples"].size(), 36u);
   EXPECT_TRUE(doc["collectives"]["samples"][0].contains("residual_rel"));
+  // One table entry per kind and phase, each with the phase's measured time: 4 GEMMs take longer
+  // than 1, and no compute takes (almost) none.
+  ASSERT_EQ(c.collectives.size(), 12u);
+  std::map<int, double> after;
+  for (const auto& e : doc["collectives"]["per_group"])
+    if (e["kind"] == "all_reduce") after[e["phase_gemms"].get<int>()] = e["after_compute_s"].get<double>();
+  ASSERT_EQ(after.size(), 4u);
+  EXPECT_LT(after[0], 1e-3);
+  EXPECT_GT(after[4], after[1]);
+  for (const auto& e : c.collectives) EXPECT_GE(e.after_compute_s, 0.0);
   EXPECT_NE(out_.find("residuals"), std::string::npos) << out_;
 }
 
@@ -365,7 +402,17 @@ TEST_F(Calibrated, ValidateRunsEveryFeasibleSplitEndToEnd) {
     EXPECT_GT(r["predicted"]["comm_s"].get<double>(), 0) << r.dump();
     EXPECT_GT(r["measured"]["comm_s"].get<double>(), 0) << r.dump();
     EXPECT_LT(r["predicted"]["comm_s"].get<double>(), r["predicted"]["step_s"].get<double>());
+    // The calibration document is beside the profile: every run timed calibrate's probes first,
+    // and the host's speed against the calibration's is kept per round (a ratio near 1 on a quiet
+    // machine; here only that it was measured: this machine is shared).
+    ASSERT_TRUE(r["measured"].contains("host_speed")) << r.dump();
+    EXPECT_GT(r["measured"]["host_speed"].get<double>(), 0.0);
+    EXPECT_EQ(r["measured"]["host_speed_rounds"].size(), 2u);
+    EXPECT_TRUE(rec.contains("speed_probe")) << rec.dump();
+    // The probe's 128 MiB operand pool is not counted in the run's peak.
+    EXPECT_LT(r["measured"]["peak_allocated_bytes"].get<double>(), 4 * r["predicted"]["peak_allocated_bytes"].get<double>());
   }
+  EXPECT_NE(text.find("host speed"), std::string::npos) << text;
   EXPECT_TRUE(j.contains("predicted_best"));
   EXPECT_TRUE(j.contains("measured_best"));
 }
@@ -397,7 +444,8 @@ TEST(Calibrate, OneRankNeedsTheGpuBackend) {
 TEST(Calibrate, RefusesBadRoundsAndPhase) {
   const std::string out = " --out " + temp_dir() + "/bad.json";
   for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
-           {"--rounds 0", "--rounds"}, {"--repeats 3 --rounds 4", "--rounds"}, {"--phase-gemms -1", "--phase-gemms"}}) {
+           {"--rounds 0", "--rounds"}, {"--repeats 3 --rounds 4", "--rounds"}, {"--phase-gemms -1", "--phase-gemms"},
+           {"--phase-gemms 1,1", "--phase-gemms"}}) {
     auto [rc, text] = run("calibrate --ranks 2 " + args + out, 60);
     EXPECT_EQ(rc, 2) << args << ": " << text;
     EXPECT_NE(text.find(flag), std::string::npos) << args << ": " << text;

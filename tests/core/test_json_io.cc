@@ -106,6 +106,33 @@ TEST(ClusterJson, CalibratedCollectiveTable) {
             "profile.json: field 'collectives[1].kind': a second entry for all_reduce group_size 4 stride 1");
 }
 
+TEST(ClusterJson, EntriesAfterDifferentComputeAreOneGroupEach) {
+  Json j = cluster_to_json(resolve_cluster("cpu-gloo"));
+  j["collectives"] = Json::parse(R"([
+    {"kind": "all_reduce", "group_size": 2, "stride": 1, "latency_us": 400, "bw_GBps": 0.6, "after_compute_us": 0},
+    {"kind": "all_reduce", "group_size": 2, "stride": 1, "latency_us": 900, "bw_GBps": 0.5, "after_compute_us": 3500}])");
+  ClusterSpec c = cluster_from_json(JsonReader(j, "profile.json"));
+  ASSERT_EQ(c.collectives.size(), 2u);
+  EXPECT_DOUBLE_EQ(c.collectives[0].after_compute_s, 0.0);
+  EXPECT_DOUBLE_EQ(c.collectives[1].after_compute_s, 3.5e-3);
+  Json again = cluster_to_json(c);
+  EXPECT_DOUBLE_EQ(again["collectives"][1]["after_compute_us"].get<double>(), 3500.0);
+  Json bad = j;
+  bad["collectives"][1]["after_compute_us"] = 0;
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+            "profile.json: field 'collectives[1].after_compute_us': a second entry for all_reduce group_size 2 stride 1 "
+            "after_compute_us 0.000000");
+  bad = j;
+  bad["collectives"][1].erase("after_compute_us");
+  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+            "profile.json: field 'collectives[1].after_compute_us': given for some entries of all_reduce group_size 2 "
+            "stride 1 but not all: give it on every entry of a group or on none");
+  bad = j;
+  bad["collectives"][0]["after_compute_us"] = -1;
+  EXPECT_NE(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].after_compute_us'"),
+            std::string::npos);
+}
+
 TEST(ClusterJson, HiddenFractionIsOptionalAndBounded) {
   Json j = cluster_to_json(resolve_cluster("cpu-gloo"));
   j["collectives"] = Json::parse(R"([

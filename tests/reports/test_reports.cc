@@ -193,6 +193,17 @@ TEST(CsvReport, EscapingOfCommaQuoteAndNewline) {
   // Other kinds: one row per step / plan / benchmark.
   EXPECT_EQ(parse_csv(render_csv_report(load("run_small.json"), "r")).size(), 6u);
   EXPECT_EQ(parse_csv(render_csv_report(load("validate_fail.json"), "v")).size(), 4u);
+  // A validation with the host's speed (planner validate's probe) gets a column for it, in the
+  // CSV and in the HTML table; one without has none.
+  Json sped = load("validate_fail.json");
+  sped["rows"][0]["measured"]["host_speed"] = 0.8;
+  const auto vs = parse_csv(render_csv_report(sped, "v"));
+  ASSERT_EQ(vs[0].back(), "host_speed");
+  EXPECT_EQ(vs[1].back(), "0.8");
+  EXPECT_EQ(vs[2].back(), "");
+  EXPECT_NE(render_html_report(sped, "v").find("0.80x"), std::string::npos);
+  EXPECT_EQ(render_html_report(load("validate_fail.json"), "v").find("host speed"), std::string::npos);
+  EXPECT_NE(parse_csv(render_csv_report(load("validate_fail.json"), "v"))[0].back(), "host_speed");
   const auto bench = parse_csv(render_csv_report(load("bench_base.json"), "b"));
   ASSERT_EQ(bench.size(), 3u);
   EXPECT_EQ(bench[1][0], "BM_search/8");

@@ -83,5 +83,34 @@ TEST(Collectives, CalibratedEntryPerKindAndGroup) {
   EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 4, 4), &c.inter_node);
 }
 
+TEST(Collectives, CalibratedEntriesAfterComputeAreInterpolated) {
+  ClusterSpec c = resolve_cluster("cpu-gloo");
+  c.gpus_per_node = 4;
+  // A TP pair's all_reduce measured right after a barrier (0 us of compute: alpha 100 us, 1 GB/s)
+  // and after 2 ms of compute (alpha 300 us, 0.5 GB/s).
+  CollectiveFitSpec at0{"all_reduce", 2, 1, {"ar2 after 0", 1e9, 100e-6, 1.0}};
+  CollectiveFitSpec at2{"all_reduce", 2, 1, {"ar2 after 2 ms", 0.5e9, 300e-6, 1.0}};
+  at0.after_compute_s = 0;
+  at2.after_compute_s = 2e-3;
+  c.collectives = {at2, at0};  // any order
+  // Halfway: alpha 200 us; seconds per byte (1 + 2) / 2 ns -> 0.6667 GB/s.
+  LinkSpec mid = collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 1e-3);
+  EXPECT_NEAR(mid.latency_s, 200e-6, 1e-12);
+  EXPECT_NEAR(mid.effective_bw_Bps(), 1e9 / 1.5, 1.0);
+  // A 1 MB all_reduce on it: 2 steps x 200 us + 2 * 1/2 * 1e6 B * 1.5 ns = 0.4 ms + 1.5 ms.
+  EXPECT_NEAR(all_reduce_seconds(2, 1e6, mid), 1.9e-3, 1e-9);
+  // Outside the measured range: the nearest entry.
+  EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 5e-3).name, "ar2 after 2 ms");
+  EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 0.0).name, "ar2 after 0");
+  // Without a compute time: the entry measured after the most compute.
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 2, 1).name, "ar2 after 2 ms");
+  // Entries without after_compute_s (older profiles, GPUs): the one entry, whatever the compute.
+  c.collectives = {{"all_reduce", 2, 1, {"ar2", 1e9, 100e-6, 1.0}}};
+  EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 1e-3).name, "ar2");
+  // No table: the intra-node link.
+  c.collectives.clear();
+  EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 1e-3).name, c.intra_node.name);
+}
+
 }  // namespace
 }  // namespace planner

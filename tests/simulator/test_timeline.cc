@@ -130,6 +130,45 @@ TEST(Timeline, DeepModelHidesBlockCommExposesRoot) {
 // gather): 6 gathers hide h of their time each. Block 0's gather is prefetched behind the
 // embedding, E, shorter than it: it hides min(h x gather, E). The root's and the last block's
 // backward gather are waited for at once.
+// A calibrated CPU host's TP all-reduce priced after the compute before it: a FeedForward at
+// dp=1 tp=2 all-reduces once a micro-batch, after its forward.
+TEST(Timeline, TpAllReduceIsPricedAfterTheForwardBeforeIt) {
+  ClusterSpec c = cpu_gloo_cluster(2, 2, 2.0, 32, 16e9, 40e9);
+  TrainingSpec t;
+  t.seq_len = 16;
+  t.global_batch = 4;
+  t.precision = Precision::fp32;
+  Plan p;
+  p.dp = 1;
+  p.tp = 2;  // micro-batch 1: 4 micro-batches a step
+  auto with = [&](std::vector<CollectiveFitSpec> entries) {
+    ClusterSpec ce = c;
+    ce.collectives = std::move(entries);
+    return Simulator(resolve_model("feedforward:256x512"), t, ce).detail(p);
+  };
+  CollectiveFitSpec at0{"all_reduce", 2, 1, {"ar2 after 0", 1e9, 100e-6, 1.0}};
+  CollectiveFitSpec at1s{"all_reduce", 2, 1, {"ar2 after 1 s", 1e9, 1100e-6, 1.0}};
+  at0.after_compute_s = 0;
+  at1s.after_compute_s = 1.0;
+  SimulationDetail base = with({at0});  // one entry: 100 us per ring step, whatever the compute
+  SimulationDetail both = with({at0, at1s});
+  const TimeBreakdown& tb = base.candidate.prediction.time;
+  // The forward's trace event carries its math and its all-reduce (the only TP collective: the
+  // FeedForward's input needs no gradient).
+  double fwd_s = -1;
+  for (const auto& e : base.trace)
+    if (e.name == "F feed_forward") fwd_s = e.duration_s - tb.tp_comm_s / 4;
+  ASSERT_GT(fwd_s, 0);
+  ASSERT_LT(fwd_s, 1.0);
+  // Latency interpolated at fwd_s: 100 us + 1000 us * fwd_s / 1 s per ring step; an all_reduce of
+  // 2 ranks has 2 steps; 4 a step.
+  const TimeBreakdown& tb2 = both.candidate.prediction.time;
+  EXPECT_NEAR(tb2.tp_comm_s - tb.tp_comm_s, 4 * 2 * 1000e-6 * fwd_s, 1e-12);
+  // The step also all-reduces the gradient norm's 4 bytes after the whole backward: priced on the
+  // entry after the most compute, 2 steps x 1000 us more.
+  EXPECT_NEAR(tb2.step_s - tb.step_s, 4 * 2 * 1000e-6 * fwd_s + 2 * 1000e-6, 1e-12);
+}
+
 TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
   ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
   CollectiveFitSpec ag;
