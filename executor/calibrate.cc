@@ -986,14 +986,20 @@ int calibration_rank(const CalibrateOptions& o, const Work& plan, RankContext& c
                 static_cast<long long>(v["group_size"].get<int64_t>()), static_cast<long long>(v["stride"].get<int64_t>()),
                 v["phase_gemms"].get<int>(), v["after_compute_s"].get<double>() * 1e6, v["latency_s"].get<double>() * 1e6, v["bw_Bps"].get<double>() / 1e9,
                 100 * v["residuals"]["rms_rel"].get<double>(), 100 * v["residuals"]["max_abs_rel"].get<double>());
-  std::printf("  collective residuals (fitted vs measured, per kind and group):\n");
-  std::printf("    %-15s %5s %6s %6s %10s %11s %11s %8s\n", "kind", "group", "stride", "phase", "bytes", "measured_us",
-              "fitted_us", "resid");
-  for (const auto& s : d["collectives"]["samples"])
-    std::printf("    %-15s %5lld %6lld %6d %10.0f %11.1f %11.1f %+7.1f%%\n", s["kind"].get<std::string>().c_str(),
-                static_cast<long long>(s["group_size"].get<int64_t>()), static_cast<long long>(s["stride"].get<int64_t>()),
-                s["phase_gemms"].get<int>(), s["bytes"].get<double>(), s["measured_s"].get<double>() * 1e6, s["fitted_s"].get<double>() * 1e6,
-                100 * s["residual_rel"].get<double>());
+  if (!o.verbose) {
+    std::printf("  collective samples: %zu, each with its fitted value and residual in %s (collectives.samples; "
+                "--verbose prints them)\n",
+                w.collectives.size(), calibration_doc_path(o.out_path).c_str());
+  } else {
+    std::printf("  collective residuals (fitted vs measured, per kind and group):\n");
+    std::printf("    %-15s %5s %6s %6s %10s %11s %11s %8s\n", "kind", "group", "stride", "phase", "bytes", "measured_us",
+                "fitted_us", "resid");
+    for (const auto& s : d["collectives"]["samples"])
+      std::printf("    %-15s %5lld %6lld %6d %10.0f %11.1f %11.1f %+7.1f%%\n", s["kind"].get<std::string>().c_str(),
+                  static_cast<long long>(s["group_size"].get<int64_t>()), static_cast<long long>(s["stride"].get<int64_t>()),
+                  s["phase_gemms"].get<int>(), s["bytes"].get<double>(), s["measured_s"].get<double>() * 1e6, s["fitted_s"].get<double>() * 1e6,
+                  100 * s["residual_rel"].get<double>());
+  }
   if (d.contains("overlap")) {
     std::printf("  all-gather hidden behind compute started after it (FSDP prefetch; h = (compute + alone - overlapped) / alone;\n"
                 "  in the calibration document, not in the profile: docs/cost-model.md, \"Overlap on a CPU host\"):\n");

@@ -146,6 +146,7 @@ struct CalibrateOptions {
   int threads_per_rank = 0;           // 0: as `planner train` (max(1, cores / ranks))
   std::string cpu_bind = "auto";      // as `planner train --cpu-bind`
   bool quiet = false;
+  bool verbose = false;  // print every collective sample's residual (always in the document)
 };
 // The cluster the fits start from (vendor peaks for this host) and update.
 ClusterSpec calibration_base_cluster(const CalibrateOptions& o);

@@ -70,6 +70,8 @@ void register_calibrate(CLI::App& app) {
   c->add_option("--timeout", a->o.run_timeout_s, "Stop every rank after this many seconds")->capture_default_str();
   c->add_flag("--quick", a->quick, "Fewer message sizes and repetitions (tests)");
   c->add_flag("--quiet", a->o.quiet, "No progress line");
+  c->add_flag("--verbose", a->o.verbose,
+              "Also print every collective sample with its fitted value and residual (always in NAME.calibration.json)");
   c->callback([a] { run_calibrate(*a); });
 }
 

@@ -370,6 +370,8 @@ TEST_F(Calibrated, WritesAReadableProfileAndResiduals) {
   EXPECT_GT(after[4], after[1]);
   for (const auto& e : c.collectives) EXPECT_GE(e.after_compute_s, 0.0);
   EXPECT_NE(out_.find("residuals"), std::string::npos) << out_;
+  // The samples themselves are in the document; the console names how many (--verbose prints them).
+  EXPECT_NE(out_.find("collective samples: 36,"), std::string::npos) << out_;
 }
 
 TEST_F(Calibrated, ValidateRunsEveryFeasibleSplitEndToEnd) {
