@@ -24,6 +24,7 @@
 #include "topology/cluster_presets.h"
 
 #include "support/run_binary.h"
+#include "support/simulators.h"
 
 using namespace planner;
 using namespace planner::executor;
@@ -316,10 +317,7 @@ TEST(Shapes, FeedForwardGemmsAtTp2) {
 // AdamW's two temporaries of 49152 B, no batch; the forward end holds 10240 B of activations.)
 TEST(ComposedMemory, FeedForwardDp1PeakIsTheFlatGradient) {
   ClusterSpec c = cpu_gloo_cluster(2, 2, 2.0, 32, 16e9, 20e9);
-  TrainingSpec t;
-  t.seq_len = 8;
-  t.global_batch = 2;
-  t.precision = Precision::fp32;
+  TrainingSpec t = planner::testing::fp32_training(8, 2);
   Simulator sim(resolve_model("feedforward:64x128"), t, c);
   Plan p;
   p.dp = 1;
@@ -473,10 +471,7 @@ TEST(Validate, SelectiveCheckpointingPeakIsPredicted) {
   double measured = 0;
   const Json record = read_json_file(rec);
   for (const auto& r : record["ranks"]) measured = std::max(measured, r["peak_allocated_bytes"].get<double>());
-  TrainingSpec t;
-  t.seq_len = 64;
-  t.global_batch = 4;
-  t.precision = Precision::fp32;
+  TrainingSpec t = planner::testing::fp32_training(64, 4);
   Plan p;
   p.dp = 2;
   p.tp = 2;

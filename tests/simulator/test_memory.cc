@@ -131,10 +131,7 @@ TEST(Memory, CompiledNormsSaveLess) {
 TEST(Memory, TheExecutorOnAGpuPeaksAtItsLargestInstant) {
   ClusterSpec c = resolve_cluster("h200-sxm");
   c.gpus_per_node = 1;
-  TrainingSpec t;
-  t.seq_len = 2048;
-  t.global_batch = 4;
-  t.precision = Precision::fp32;
+  TrainingSpec t = testing::fp32_training(2048, 4);
   t.executor = true;
   Plan p;
   p.micro_batch = 4;

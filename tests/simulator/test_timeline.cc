@@ -58,10 +58,7 @@ TEST(Timeline, TraceIsConsistent) {
 // Without overlap (CPU/Gloo), the step is the sum of everything.
 TEST(Timeline, NoOverlapSumsComputeAndComm) {
   ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
-  TrainingSpec t;
-  t.seq_len = 16;
-  t.global_batch = 8;
-  t.precision = Precision::fp32;
+  TrainingSpec t = testing::fp32_training(16, 8);
   Simulator sim(resolve_model("feedforward:256x512"), t, c);
   Plan p;
   p.dp = 2;
@@ -134,10 +131,7 @@ TEST(Timeline, DeepModelHidesBlockCommExposesRoot) {
 // dp=1 tp=2 all-reduces once a micro-batch, after its forward.
 TEST(Timeline, TpAllReduceIsPricedAfterTheForwardBeforeIt) {
   ClusterSpec c = cpu_gloo_cluster(2, 2, 2.0, 32, 16e9, 40e9);
-  TrainingSpec t;
-  t.seq_len = 16;
-  t.global_batch = 4;
-  t.precision = Precision::fp32;
+  TrainingSpec t = testing::fp32_training(16, 4);
   Plan p;
   p.dp = 1;
   p.tp = 2;  // micro-batch 1: 4 micro-batches a step
@@ -177,10 +171,7 @@ TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
   ag.stride = 1;
   ag.link = {"ag4", 10e9, 100e-6, 1.0};  // 10 GB/s, 100 us per ring step
   c.collectives.push_back(ag);
-  TrainingSpec t;
-  t.seq_len = 64;
-  t.global_batch = 4;
-  t.precision = Precision::fp32;
+  TrainingSpec t = testing::fp32_training(64, 4);
   Plan p;
   p.dp = 4;
   p.tp = 1;

@@ -1,4 +1,5 @@
-// Test set-ups: a Simulator for a model on N nodes of a preset, bf16-mixed, eager kernels.
+// Test set-ups: a Simulator for a model on N nodes of a preset, bf16-mixed, eager kernels; the
+// fp32 training of the CPU tests.
 #pragma once
 #include <string>
 
@@ -15,6 +16,15 @@ inline Simulator preset_simulator(const std::string& model, const std::string& c
   t.seq_len = seq_len;
   t.global_batch = global_batch;
   return Simulator(resolve_model(model), t, c);
+}
+
+// The CPU tests' training set-up: fp32, as the executor trains.
+inline TrainingSpec fp32_training(int64_t seq_len, int64_t global_batch) {
+  TrainingSpec t;
+  t.seq_len = seq_len;
+  t.global_batch = global_batch;
+  t.precision = Precision::fp32;
+  return t;
 }
 
 }  // namespace planner::testing
