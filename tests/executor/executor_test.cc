@@ -703,6 +703,11 @@ TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
   auto [rc5, out5] = run("--model llama-tiny --dp 1 --tp 2 --sp on --seq-len 15 --steps 1");
   EXPECT_EQ(rc5, 2);
   EXPECT_NE(out5.find("seq_len (15) must be a multiple of tp (2)"), std::string::npos) << out5;
+  // The host-speed probe times CPU kernels against a CPU calibration: Gloo only.
+  auto [rc6, out6] = run("--model llama-tiny --backend nccl --speed-probe --steps 1");
+  EXPECT_EQ(rc6, 2);
+  EXPECT_NE(out6.find("--speed-probe: is implemented for --backend gloo (CPU) only, got --backend nccl"), std::string::npos)
+      << out6;
   auto [rc4, out4] = run("--model llama-tiny --dp 2 --tp 2 --print-launch-lines --nnodes 2");
   EXPECT_EQ(rc4, 0) << out4;
   EXPECT_NE(out4.find("torchrun --nnodes=2 --nproc-per-node=2"), std::string::npos) << out4;
