@@ -638,7 +638,12 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // hides on Gloo (the whole all-gather is inline) and everything hides on a GPU's comm stream
   // (docs/cost-model.md, "Overlap on a CPU host").
   const bool gloo_prefetch = !overlap && cl.backend == "gloo";
-  const double ag_hidden = collective_hidden_fraction(cl, CK::all_gather, dp, tp, gloo_prefetch ? 0.0 : 1.0);
+  // A profile's measured fraction (-1: none). Without one, a prefetch over Gloo hides behind the
+  // blocking waits of the TP collectives that run while it is in flight, and behind nothing else:
+  // with more ranks than cores the compute beside it is time its transfer must share, while a rank
+  // blocked in a TP collective yields its core to the transfer (docs/cost-model.md, "Overlap on a
+  // CPU host"). On a GPU's comm stream everything hides.
+  const double ag_hidden_given = collective_hidden_fraction(cl, CK::all_gather, dp, tp, -1.0);
   auto micro_step = [&](bool sync, int64_t mb_index, double t0, StepTimes* st) -> double {
     double t = t0;
     CommStream comm;
@@ -682,10 +687,15 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       st->exposed_s += dur;
     };
     // An FSDP all-gather: returns when its unit can be used (packing done where it is inline).
-    auto gather = [&](const char* name, int64_t layer, double ready, double wire_s, double pack_s) -> double {
+    // tp_window_s: the TP collectives' time in the compute that runs before it is waited for.
+    auto gather = [&](const char* name, int64_t layer, double ready, double wire_s, double pack_s,
+                      double tp_window_s) -> double {
       if (!gloo_prefetch && !overlap) return collective(name, layer, ready, wire_s + pack_s);
       const double issued = std::max(ready, t);
-      inline_comm(name, layer, (1.0 - ag_hidden) * wire_s);  // the part that does not hide
+      const double hidden_s = ag_hidden_given >= 0 ? ag_hidden_given * wire_s
+                              : gloo_prefetch     ? std::min(wire_s, tp_window_s)
+                                                  : wire_s;
+      inline_comm(name, layer, wire_s - hidden_s);  // the part that does not hide
       const double end = comm.issue(issued, gloo_prefetch ? wire_s : wire_s + pack_s);
       ev(name, layer, "comm", end - wire_s, wire_s);
       return end;
@@ -705,14 +715,15 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     // Forward.
     double root_ready = t;
     if (has_root) {
-      root_ready = gather("AG root", -1, t, ag_root, ag_root_pack);
+      root_ready = gather("AG root", -1, t, ag_root, ag_root_pack, 0.0);  // waited for at once
       st->ag_s += ag_root + ag_root_pack;
       if (gloo_prefetch) {  // the executor gathers the root, then prefetches the first block
         wait_for(root_ready);
         unpack("unpack root", -1, ag_root_pack);
       }
     }
-    double next_ag = gather("AG", 0, t, ag_block, ag_block_pack);  // prefetched with the root
+    // Prefetched with the root, in flight during the embedding.
+    double next_ag = gather("AG", 0, t, ag_block, ag_block_pack, has_root ? pre.fwd_tp_s : 0.0);
     st->ag_s += ag_block + ag_block_pack;
     if (has_root) {
       wait_for(root_ready);
@@ -724,7 +735,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       unpack("unpack", i, ag_block_pack);
       const double start = t;
       if (i + 1 < L) {
-        next_ag = gather("AG", i + 1, start, ag_block, ag_block_pack);
+        next_ag = gather("AG", i + 1, start, ag_block, ag_block_pack, blk.fwd_tp_s);
         st->ag_s += ag_block + ag_block_pack;
       }
       compute("F", i, blk.fwd_s, blk.fwd_tp_s, &st->fwd_s);
@@ -755,12 +766,12 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     double ready = t;
     // The executor gathers the last block when its output's gradient arrives, after the loss.
     if (plan.reshard_after_forward && L > 0 && !gloo_prefetch) {
-      ready = gather("AG (bwd)", L - 1, t, ag_block, ag_block_pack);
+      ready = gather("AG (bwd)", L - 1, t, ag_block, ag_block_pack, post.bwd_tp_s);
       st->ag_s += ag_block + ag_block_pack;
     }
     compute(has_root ? "B norm+output+loss" : "B loss", -1, post.bwd_s, post.bwd_tp_s, &st->bwd_s);
     if (plan.reshard_after_forward && L > 0 && gloo_prefetch) {
-      ready = gather("AG (bwd)", L - 1, t, ag_block, ag_block_pack);
+      ready = gather("AG (bwd)", L - 1, t, ag_block, ag_block_pack, 0.0);  // waited for at once
       st->ag_s += ag_block + ag_block_pack;
     }
     prev_t = prev_c = prev_x = 0; d_t = d_c = d_x = -1;
@@ -769,7 +780,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
       if (plan.reshard_after_forward) unpack("unpack (bwd)", i, ag_block_pack);
       const double start = t;
       if (plan.reshard_after_forward && i >= 1) {
-        ready = gather("AG (bwd)", i - 1, start, ag_block, ag_block_pack);
+        ready = gather("AG (bwd)", i - 1, start, ag_block, ag_block_pack, blk.recompute_tp_s + blk.bwd_tp_s);
         st->ag_s += ag_block + ag_block_pack;
       } else {
         ready = start;

@@ -196,6 +196,44 @@ TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
   EXPECT_NEAR(none - step(0.25), 0.25 * 6 * gather_s + embedding_s, 1e-9);
 }
 
+// Without a measured fraction, a prefetched gather over Gloo hides behind the TP collectives that
+// run while it is in flight, up to its own length, and behind no compute (docs/cost-model.md,
+// "Overlap on a CPU host"). With TP all-reduces far longer than a gather, every prefetched gather
+// hides whole.
+TEST(Timeline, GlooPrefetchHidesBehindTheTpCollectivesBesideIt) {
+  ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
+  CollectiveFitSpec ag;  // the DP groups of dp=2 tp=2: ranks {0, 2} and {1, 3}
+  ag.kind = "all_gather";
+  ag.group_size = 2;
+  ag.stride = 2;
+  ag.link = {"ag2", 10e9, 100e-6, 1.0};  // 10 GB/s, 100 us per ring step
+  CollectiveFitSpec ar;  // the TP pairs {0, 1}, {2, 3}: 1 ms per ring step, 2 steps an all-reduce
+  ar.kind = "all_reduce";
+  ar.group_size = 2;
+  ar.stride = 1;
+  ar.link = {"ar2", 10e9, 1e-3, 1.0};
+  c.collectives = {ag, ar};
+  TrainingSpec t = testing::fp32_training(64, 4);
+  Plan p;
+  p.dp = 2;
+  p.tp = 2;  // 2 sequences per DP rank: 2 micro-batches
+  auto step = [&](double h) {
+    ClusterSpec ch = c;
+    ch.collectives[0].hidden_fraction = h;
+    return Simulator(resolve_model("llama-tiny"), t, ch).evaluate(p).prediction.time.step_s;
+  };
+  // A block's TP shard: wq, wo, wk, wv, w1, w2, w3 halved (786,432 / 2) and the two norms of 256
+  // whole: 393,728 fp32 parameters, 1,574,912 bytes gathered. all_gather over 2 ranks: 1 x 100 us
+  // + 1/2 x 1,574,912 B / 10 GB/s = 178.7456 us, shorter than one TP all-reduce (2 ms).
+  const double gather_s = 178.7456e-6;
+  EXPECT_NEAR(all_gather_seconds(2, 393728.0 * 4, ag.link), gather_s, 1e-12);
+  // Prefetched per micro-batch: block 0 beside the embedding (its all-reduce), blocks 1-3 beside
+  // the forward of blocks 0-2, blocks 2-0 beside the backward of blocks 3-1; the root, and block 3
+  // for backward, are waited for at once. 7 gathers x 2 micro-batches hide.
+  EXPECT_NEAR(step(0.0) - step(-1), 2 * 7 * gather_s, 1e-9);
+  EXPECT_NEAR(step(1.0), step(-1), 1e-9);  // every one of them hides whole either way
+}
+
 TEST(Throughput, MfuDefinition) {
   Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/16);
   // 6 N + 12 L (heads x head_dim) s = 6 x 7,504,658,432 + 12 x 32 x 4096 x 8192.
