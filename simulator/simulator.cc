@@ -634,9 +634,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
   // block for backward when its output's gradient arrives. Its ranks share the cores with that
   // thread, so at most part of an all-gather hides behind compute: a profile may give that
   // fraction per group (hidden_fraction; `planner calibrate` measures it into its calibration
-  // document only), the rest running on the compute stream when it is issued. Without it nothing
-  // hides on Gloo (the whole all-gather is inline) and everything hides on a GPU's comm stream
-  // (docs/cost-model.md, "Overlap on a CPU host").
+  // document only), the rest running on the compute stream when it is issued.
   const bool gloo_prefetch = !overlap && cl.backend == "gloo";
   // A profile's measured fraction (-1: none). Without one, a prefetch over Gloo hides behind the
   // blocking waits of the TP collectives that run while it is in flight, and behind nothing else:

@@ -185,7 +185,7 @@ TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
   // all_gather over 4 ranks: 3 x 100 us + 3/4 x 3,147,776 B / 10 GB/s = 300 + 236.0832 us.
   const double gather_s = 536.0832e-6;
   EXPECT_NEAR(all_gather_seconds(4, 786944.0 * 4, ag.link), gather_s, 1e-12);
-  const double none = step(-1);  // not measured: nothing hides on Gloo
+  const double none = step(-1);  // not measured, and no TP collective beside a gather: none hides
   EXPECT_NEAR(step(0.0), none, 1e-12);
   double embedding_s = -1;
   for (const auto& e : Simulator(resolve_model("llama-tiny"), t, c).detail(p).trace)
@@ -202,17 +202,10 @@ TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
 // hides whole.
 TEST(Timeline, GlooPrefetchHidesBehindTheTpCollectivesBesideIt) {
   ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
-  CollectiveFitSpec ag;  // the DP groups of dp=2 tp=2: ranks {0, 2} and {1, 3}
-  ag.kind = "all_gather";
-  ag.group_size = 2;
-  ag.stride = 2;
-  ag.link = {"ag2", 10e9, 100e-6, 1.0};  // 10 GB/s, 100 us per ring step
-  CollectiveFitSpec ar;  // the TP pairs {0, 1}, {2, 3}: 1 ms per ring step, 2 steps an all-reduce
-  ar.kind = "all_reduce";
-  ar.group_size = 2;
-  ar.stride = 1;
-  ar.link = {"ar2", 10e9, 1e-3, 1.0};
-  c.collectives = {ag, ar};
+  // The DP groups of dp=2 tp=2 (ranks {0, 2} and {1, 3}): 10 GB/s, 100 us per ring step. The TP
+  // pairs ({0, 1}, {2, 3}): 1 ms per ring step, 2 steps an all-reduce.
+  const CollectiveFitSpec ag{"all_gather", 2, 2, {"ag2", 10e9, 100e-6, 1.0}};
+  c.collectives = {ag, {"all_reduce", 2, 1, {"ar2", 10e9, 1e-3, 1.0}}};
   TrainingSpec t = testing::fp32_training(64, 4);
   Plan p;
   p.dp = 2;
