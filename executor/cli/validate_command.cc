@@ -156,9 +156,12 @@ void print_validate_table(const Json& doc) {
     const Json& m = r.at("measured");
     const double me = r.at("memory_error").get<double>(), te = r.at("step_time_error").get<double>();
     const bool ok = std::fabs(me) <= max_mem && std::fabs(te) <= max_step;
-    std::printf("%-10s %14.3f %14.3f %+7.2f%%   %11.4f %11.4f %+7.1f%%   %11.4f %11.4f%s\n", label(r.at("plan")).c_str(),
+    // Documents written before validate measured the time in collectives have no comm_s.
+    char meas_comm[32] = "-";
+    if (m.contains("comm_s")) std::snprintf(meas_comm, sizeof meas_comm, "%.4f", m.at("comm_s").get<double>());
+    std::printf("%-10s %14.3f %14.3f %+7.2f%%   %11.4f %11.4f %+7.1f%%   %11.4f %11s%s\n", label(r.at("plan")).c_str(),
                 pm / 1048576.0, m.at("peak_allocated_bytes").get<double>() / 1048576.0, 100 * me, ps,
-                m.at("step_s").get<double>(), 100 * te, pc, m.at("comm_s").get<double>(), ok ? "" : "  <- past threshold");
+                m.at("step_s").get<double>(), 100 * te, pc, meas_comm, ok ? "" : "  <- past threshold");
   }
   std::printf("(comm: time in collectives per step; measured, the mean over ranks of the time spent waiting in them)\n");
   bool speeds = false;

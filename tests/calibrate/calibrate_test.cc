@@ -517,6 +517,20 @@ TEST(Validate, RescoresAStoredValidationWithoutTraining) {
   EXPECT_NE(text2.find("is the validation being rescored"), std::string::npos) << text2;
 }
 
+// The oldest stored validations (run R, 2026-11-25 20:51) were written before validate measured
+// the time in collectives: their table shows "-" in that column instead of stopping on the
+// missing field. Its dp=2 tp=2 is 10.1% off with this model, so the verdict is FAIL (exit 1).
+TEST(Validate, RescoresAValidationWrittenBeforeCommWasMeasured) {
+  const std::string dir = std::string(PLANNER_TEST_DATA) + "/validation/2026-11-25T2051";
+  ASSERT_FALSE(read_json_file(dir + "/validate-llama.json")["rows"][0]["measured"].contains("comm_s"));
+  const std::string out = temp_dir() + "/rescored-r.json";
+  auto [rc, text] = run("validate --rescore " + dir + "/validate-llama.json --cluster " + dir + "/profile.json --out " + out, 60);
+  EXPECT_EQ(rc, 1) << text;
+  EXPECT_EQ(text.find("error:"), std::string::npos) << text;
+  EXPECT_NE(text.find("FAIL: mean |step time error|"), std::string::npos) << text;
+  EXPECT_EQ(read_json_file(out)["rows"].size(), 3u);
+}
+
 TEST_F(Calibrated, ProfileFromAnotherMachineIsRefused) {
   ASSERT_EQ(rc_, 0) << out_;
   const std::string dir = temp_dir() + "/foreign";
