@@ -302,7 +302,7 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
     // 8192 x 28672 at micro-batch 4 and seq_len 2048). Training takes its batches from a data
     // loader that prepared them ahead, so the time drawing them is left out of the step and
     // recorded apart (batch_draw_s).
-    Clock::duration data_time{0};
+    Clock::duration data_time{0}, fwd_time{0}, bwd_time{0};
     for (int64_t mi = 0; mi < accum; ++mi) {
       const auto d0 = Clock::now();
       Batch b = make_batch(c.model, c.training.seq_len, c.training.global_batch, p.dp, mesh.dp_index(), p.micro_batch, mi,
@@ -310,12 +310,25 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
       data_time += Clock::now() - d0;
       if (!device.is_cpu()) b = {b.input.to(device), b.target.to(device)};
       m.set_last_micro_batch(mi == accum - 1);
+      const auto f0 = Clock::now();
       at::Tensor loss = m.forward_loss(b);
+      if (c.phase_times) device_synchronize(device);
+      const auto f1 = Clock::now();
       (loss / static_cast<double>(accum)).backward();
+      if (c.phase_times) device_synchronize(device);
+      fwd_time += f1 - f0;
+      bwd_time += Clock::now() - f1;
       loss_sum += loss.item<double>() / static_cast<double>(accum);
     }
+    const auto o0 = Clock::now();
     m.reshard_all();
     for (auto& u : m.units()) adamw_step(u, c.adamw, step + 1);
+    if (c.phase_times) {
+      device_synchronize(device);
+      res.forward_s.push_back(std::chrono::duration<double>(fwd_time).count());
+      res.backward_s.push_back(std::chrono::duration<double>(bwd_time).count());
+      res.optimizer_s.push_back(std::chrono::duration<double>(Clock::now() - o0).count());
+    }
     at::Tensor l = at::full({1}, loss_sum, at::TensorOptions().dtype(at::kDouble).device(device));
     comms.dp->all_reduce(l, ReduceKind::avg);
     device_synchronize(device);  // the step ends when the GPU has finished it
@@ -347,7 +360,7 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
   return res;
 }
 
-Json rank_result_json(int rank, const RankResult& r) {
+Json rank_result_json(int rank, const RankResult& r, int64_t warmup_steps) {
   Json j;
   j["rank"] = rank;
   j["peak_allocated_bytes"] = r.peak_allocated_bytes;
@@ -357,6 +370,13 @@ Json rank_result_json(int rank, const RankResult& r) {
   j["collectives"] = cs;
   j["step_time_s"] = r.step_time_s;
   j["batch_draw_s_median"] = median(r.batch_draw_s);
+  if (!r.forward_s.empty()) {
+    // After the warm-up steps, as the step time (run_record_json).
+    const size_t skip = std::min(r.forward_s.size() - 1, static_cast<size_t>(std::max<int64_t>(0, warmup_steps)));
+    auto after = [skip](const std::vector<double>& v) { return median(std::vector<double>(v.begin() + skip, v.end())); };
+    j["phase_s_median"] = {{"forward", after(r.forward_s)}, {"backward", after(r.backward_s)},
+                           {"optimizer", after(r.optimizer_s)}};
+  }
   j["loss"] = r.loss;
   return j;
 }
@@ -448,7 +468,7 @@ int train_main(const TrainConfig& c, RankContext& ctx) {
     reset_cpu_peak();
   }
   RankResult res = train_rank(c, mesh, comms, false, device);
-  Json mine_json = rank_result_json(ctx.rank, res);
+  Json mine_json = rank_result_json(ctx.rank, res, c.warmup_steps);
   if (c.speed_probe) mine_json["speed_probe"] = probe_json;
   const std::string mine = mine_json.dump();
   ctx.store->set("planner/result/" + std::to_string(ctx.rank), std::vector<uint8_t>(mine.begin(), mine.end()));

@@ -43,6 +43,11 @@ struct TrainConfig {
   // rank before training, into the run record's `speed_probe` (planner validate compares it with
   // the calibration: how fast the host ran during this run against during the calibration).
   bool speed_probe = false;
+  // --phase-times: time each step's forward, backward and optimizer apart, synchronizing the
+  // device at their boundaries (on a GPU that adds two waits per micro-batch), into the run
+  // record's phase_s_median per rank, to compare with the simulator's forward_s, backward_s and
+  // optimizer_s. Collectives inside a phase count in it.
+  bool phase_times = false;
 };
 
 // Checks what can be checked before any rank starts (InputError naming the flag/field).
@@ -52,6 +57,7 @@ struct RankResult {
   std::vector<double> loss;         // per step (this run's steps), mean over the global batch
   std::vector<double> step_time_s;  // per step, this rank (drawing the synthetic batch excluded)
   std::vector<double> batch_draw_s; // per step, drawing the synthetic batch on the CPU
+  std::vector<double> forward_s, backward_s, optimizer_s;  // per step, with --phase-times only
   int64_t first_step = 0;           // > 0 when resumed
   int64_t peak_allocated_bytes = 0;
   int64_t peak_reserved_bytes = -1;  // GPU only
@@ -70,7 +76,7 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
 int train_main(const TrainConfig& c, RankContext& ctx);
 
 double median(std::vector<double> v);
-Json rank_result_json(int rank, const RankResult& r);
+Json rank_result_json(int rank, const RankResult& r, int64_t warmup_steps = 0);
 // The run record from every rank's JSON (rank order); step_time_s = max over ranks per step.
 Json run_record_json(const TrainConfig& c, const std::vector<Json>& ranks, const std::vector<double>& loss,
                      const RankContext& ctx);

@@ -18,7 +18,8 @@ struct TrainArgs {
   std::string dp = "", tp = "";
   int64_t micro_batch = 0, seq_len = 0, global_batch = 0;
   std::string precision, ac, grad_sync;
-  bool sp = false, no_reshard = false, no_prefetch = false, quiet = false, print_lines = false, speed_probe = false;
+  bool sp = false, no_reshard = false, no_prefetch = false, quiet = false, print_lines = false, speed_probe = false,
+       phase_times = false;
   int64_t steps = 10, warmup = -1, nnodes = 1;
   uint64_t seed = 0;
   double lr = 3e-4, weight_decay = 0.1;
@@ -92,6 +93,7 @@ void run_train(const TrainArgs& a, CLI::App* cmd) {
   c.backend = a.backend;
   c.prefetch = !a.no_prefetch;
   c.speed_probe = a.speed_probe;
+  c.phase_times = a.phase_times;
   if (c.speed_probe && c.backend != "gloo")
     throw InputError("--speed-probe", "", "is implemented for --backend gloo (CPU) only, got --backend " + c.backend);
   c.progress = !a.quiet;
@@ -182,6 +184,10 @@ void register_train(CLI::App& app) {
   c->add_option("--resume", a->resume, "Resume from a checkpoint directory (another dp x tp is resharded on load)");
   c->add_flag("--no-prefetch", a->no_prefetch, "Do not all-gather the next FSDP unit ahead of time");
   c->add_flag("--quiet", a->quiet, "No per-step progress line");
+  c->add_flag("--phase-times", a->phase_times,
+              "Time each step's forward, backward and optimizer apart (the device synchronized between them) into "
+              "the run record's phase_s_median per rank, to compare with planner simulate's forward_s, backward_s "
+              "and optimizer_s");
   c->add_flag("--speed-probe", a->speed_probe,
               "Before training, time calibrate's eager-op probe and the model's GEMMs on every rank into the run "
               "record's speed_probe (planner validate compares it with the calibration)");

@@ -661,6 +661,34 @@ TEST(TrainCommand, WritesARunRecord) {
   EXPECT_EQ(j["ranks"][0]["collectives"]["reduce_scatter"]["bytes"], 393216);
 }
 
+// --phase-times: every rank records the median forward, backward and optimizer time after the
+// warm-up; they are parts of the step, so together they cannot exceed the slowest rank's step.
+// Without the flag the record has none.
+TEST(TrainCommand, PhaseTimesArePartsOfTheStep) {
+  const std::string rec = temp_path("phases.json");
+  const auto r = ::planner::testing::run_planner(
+      "train --model llama-tiny --nproc 2 --dp 2 --tp 1 --seq-len 16 --global-batch 4 --steps 5 --warmup-steps 2 "
+      "--quiet --phase-times --record " + rec, 120);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Json j = read_json_file(rec);
+  ASSERT_EQ(j["ranks"].size(), 2u);
+  for (const auto& rank : j["ranks"]) {
+    ASSERT_TRUE(rank.contains("phase_s_median")) << rank.dump();
+    const Json& ph = rank["phase_s_median"];
+    const double f = ph["forward"].get<double>(), b = ph["backward"].get<double>(), o = ph["optimizer"].get<double>();
+    EXPECT_GT(f, 0);
+    EXPECT_GT(b, 0);
+    EXPECT_GT(o, 0);
+    // The medians are taken apart, so their sum may pass one step's median a little.
+    EXPECT_LT(f + b + o, 1.1 * j["step_time_s_median"].get<double>()) << ph.dump();
+  }
+  const std::string plain = temp_path("plain.json");
+  const auto r2 = ::planner::testing::run_planner(
+      "train --model llama-tiny --nproc 2 --dp 2 --tp 1 --seq-len 16 --global-batch 4 --steps 2 --quiet --record " + plain, 120);
+  ASSERT_EQ(r2.exit_code, 0) << r2.output;
+  EXPECT_FALSE(read_json_file(plain)["ranks"][0].contains("phase_s_median"));
+}
+
 TEST(TrainCommand, SequenceParallelRecordsWhatRanAndItsCollectives) {
   const std::string rec = temp_path("run_sp.json");
   const auto r = ::planner::testing::run_planner(
