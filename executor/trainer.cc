@@ -300,15 +300,20 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
     // The synthetic batch is drawn on the CPU (the same numbers on every device): for a wide
     // FeedForward that is 2 x micro_batch x seq_len x dim normal samples a step (134M for
     // 8192 x 28672 at micro-batch 4 and seq_len 2048). Training takes its batches from a data
-    // loader that prepared them ahead, so the time drawing them is left out of the step and
-    // recorded apart (batch_draw_s).
+    // loader that prepared them ahead and copies them to the GPU while the previous step runs, so
+    // the time drawing them and copying them to the device is left out of the step and recorded
+    // apart (batch_draw_s). The copy matters for that FeedForward only: its 537 MB batch from
+    // pageable memory, where a Llama's batch is token ids (docs/calibration.md, "Phase times").
     Clock::duration data_time{0}, fwd_time{0}, bwd_time{0};
     for (int64_t mi = 0; mi < accum; ++mi) {
       const auto d0 = Clock::now();
       Batch b = make_batch(c.model, c.training.seq_len, c.training.global_batch, p.dp, mesh.dp_index(), p.micro_batch, mi,
                            step, c.seed);
+      if (!device.is_cpu()) {
+        b = {b.input.to(device), b.target.to(device)};
+        device_synchronize(device);
+      }
       data_time += Clock::now() - d0;
-      if (!device.is_cpu()) b = {b.input.to(device), b.target.to(device)};
       m.set_last_micro_batch(mi == accum - 1);
       const auto f0 = Clock::now();
       at::Tensor loss = m.forward_loss(b);

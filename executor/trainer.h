@@ -56,7 +56,7 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
 struct RankResult {
   std::vector<double> loss;         // per step (this run's steps), mean over the global batch
   std::vector<double> step_time_s;  // per step, this rank (drawing the synthetic batch excluded)
-  std::vector<double> batch_draw_s; // per step, drawing the synthetic batch on the CPU
+  std::vector<double> batch_draw_s; // per step, drawing the synthetic batch on the CPU (and copying it to the GPU)
   std::vector<double> forward_s, backward_s, optimizer_s;  // per step, with --phase-times only
   int64_t first_step = 0;           // > 0 when resumed
   int64_t peak_allocated_bytes = 0;
