@@ -36,6 +36,14 @@ std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/planner_exec_" + std::to_string(::getpid()) + "_" + name;
 }
 
+// Runs `planner train ARGS --quiet --record FILE` and returns the run record; an empty object
+// (and a failed expectation with the output) when it did not exit 0.
+Json train_record(const std::string& args, const std::string& file) {
+  const auto r = ::planner::testing::run_planner("train " + args + " --quiet --record " + file, 120);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.exit_code == 0 ? read_json_file(file) : Json::object();
+}
+
 std::string read_all(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;
@@ -638,12 +646,9 @@ TEST(Launchers, ReadsTorchrunSlurmAndMpirunEnvironments) {
 // ------------------------------------------------------------------------------------- CLI
 
 TEST(TrainCommand, WritesARunRecord) {
-  const std::string rec = temp_path("run.json");
-  const auto r = ::planner::testing::run_planner(
-      "train --model feedforward:64x128 --nproc 2 --dp 2 --tp 1 --micro-batch 1 --seq-len 8 "
-      "--global-batch 4 --steps 4 --quiet --record " + rec, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  Json j = read_json_file(rec);
+  Json j = train_record("--model feedforward:64x128 --nproc 2 --dp 2 --tp 1 --micro-batch 1 --seq-len 8 "
+                        "--global-batch 4 --steps 4", temp_path("run.json"));
+  ASSERT_FALSE(j.empty());
   EXPECT_EQ(j["format"], "planner-run/1");
   EXPECT_EQ(j["steps"], 4);
   EXPECT_EQ(j["step_time_s"].size(), 4u);
@@ -665,12 +670,9 @@ TEST(TrainCommand, WritesARunRecord) {
 // warm-up; they are parts of the step, so together they cannot exceed the slowest rank's step.
 // Without the flag the record has none.
 TEST(TrainCommand, PhaseTimesArePartsOfTheStep) {
-  const std::string rec = temp_path("phases.json");
-  const auto r = ::planner::testing::run_planner(
-      "train --model llama-tiny --nproc 2 --dp 2 --tp 1 --seq-len 16 --global-batch 4 --steps 5 --warmup-steps 2 "
-      "--quiet --phase-times --record " + rec, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  Json j = read_json_file(rec);
+  Json j = train_record("--model llama-tiny --nproc 2 --dp 2 --tp 1 --seq-len 16 --global-batch 4 --steps 5 "
+                        "--warmup-steps 2 --phase-times", temp_path("phases.json"));
+  ASSERT_FALSE(j.empty());
   ASSERT_EQ(j["ranks"].size(), 2u);
   for (const auto& rank : j["ranks"]) {
     ASSERT_TRUE(rank.contains("phase_s_median")) << rank.dump();
@@ -682,20 +684,16 @@ TEST(TrainCommand, PhaseTimesArePartsOfTheStep) {
     // The medians are taken apart, so their sum may pass one step's median a little.
     EXPECT_LT(f + b + o, 1.1 * j["step_time_s_median"].get<double>()) << ph.dump();
   }
-  const std::string plain = temp_path("plain.json");
-  const auto r2 = ::planner::testing::run_planner(
-      "train --model llama-tiny --nproc 2 --dp 2 --tp 1 --seq-len 16 --global-batch 4 --steps 2 --quiet --record " + plain, 120);
-  ASSERT_EQ(r2.exit_code, 0) << r2.output;
-  EXPECT_FALSE(read_json_file(plain)["ranks"][0].contains("phase_s_median"));
+  const Json plain = train_record("--model llama-tiny --nproc 2 --dp 2 --tp 1 --seq-len 16 --global-batch 4 --steps 2",
+                                  temp_path("plain.json"));
+  ASSERT_FALSE(plain.empty());
+  EXPECT_FALSE(plain["ranks"][0].contains("phase_s_median"));
 }
 
 TEST(TrainCommand, SequenceParallelRecordsWhatRanAndItsCollectives) {
-  const std::string rec = temp_path("run_sp.json");
-  const auto r = ::planner::testing::run_planner(
-      "train --model feedforward:64x128 --nproc 2 --dp 1 --tp 2 --sp on --ac selective "
-      "--micro-batch 2 --seq-len 8 --global-batch 2 --steps 3 --quiet --record " + rec, 120);
-  ASSERT_EQ(r.exit_code, 0) << r.output;
-  Json j = read_json_file(rec);
+  Json j = train_record("--model feedforward:64x128 --nproc 2 --dp 1 --tp 2 --sp on --ac selective "
+                        "--micro-batch 2 --seq-len 8 --global-batch 2 --steps 3", temp_path("run_sp.json"));
+  ASSERT_FALSE(j.empty());
   EXPECT_EQ(j["executed"]["sequence_parallel"], true);
   EXPECT_EQ(j["executed"]["activation_checkpointing"], "selective");
   EXPECT_EQ(j["plan"]["plan"]["sequence_parallel"], true);

@@ -163,6 +163,13 @@ TEST(Timeline, TpAllReduceIsPricedAfterTheForwardBeforeIt) {
   EXPECT_NEAR(tb2.step_s - tb.step_s, 4 * 2 * 1000e-6 * fwd_s + 2 * 1000e-6, 1e-12);
 }
 
+// llama-tiny's step time on c with its first collective entry's hidden_fraction set to h (-1:
+// none measured).
+double llama_tiny_step(ClusterSpec c, const TrainingSpec& t, const Plan& p, double h) {
+  c.collectives[0].hidden_fraction = h;
+  return Simulator(resolve_model("llama-tiny"), t, c).evaluate(p).prediction.time.step_s;
+}
+
 TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
   ClusterSpec c = cpu_gloo_cluster(4, 4, 2.0, 32, 16e9, 40e9);
   CollectiveFitSpec ag;
@@ -175,11 +182,7 @@ TEST(Timeline, GlooPrefetchHidesTheMeasuredFraction) {
   Plan p;
   p.dp = 4;
   p.tp = 1;
-  auto step = [&](double h) {
-    ClusterSpec ch = c;
-    ch.collectives[0].hidden_fraction = h;
-    return Simulator(resolve_model("llama-tiny"), t, ch).evaluate(p).prediction.time.step_s;
-  };
+  auto step = [&](double h) { return llama_tiny_step(c, t, p, h); };
   // A block: wq, wo 256 x 256; wk, wv 256 x 128 (4 kv heads of 32); w1, w2, w3 256 x 768; two
   // norms of 256: 786,944 fp32 parameters, 3,147,776 bytes gathered.
   // all_gather over 4 ranks: 3 x 100 us + 3/4 x 3,147,776 B / 10 GB/s = 300 + 236.0832 us.
@@ -210,11 +213,7 @@ TEST(Timeline, GlooPrefetchHidesBehindTheTpCollectivesBesideIt) {
   Plan p;
   p.dp = 2;
   p.tp = 2;  // 2 sequences per DP rank: 2 micro-batches
-  auto step = [&](double h) {
-    ClusterSpec ch = c;
-    ch.collectives[0].hidden_fraction = h;
-    return Simulator(resolve_model("llama-tiny"), t, ch).evaluate(p).prediction.time.step_s;
-  };
+  auto step = [&](double h) { return llama_tiny_step(c, t, p, h); };
   // A block's TP shard: wq, wo, wk, wv, w1, w2, w3 halved (786,432 / 2) and the two norms of 256
   // whole: 393,728 fp32 parameters, 1,574,912 bytes gathered. all_gather over 2 ranks: 1 x 100 us
   // + 1/2 x 1,574,912 B / 10 GB/s = 178.7456 us, shorter than one TP all-reduce (2 ms).
