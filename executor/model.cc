@@ -614,7 +614,6 @@ at::Tensor ShardedModel::block_forward(const at::Tensor& x, const std::vector<at
   q = q.transpose(1, 2);
   k = k.transpose(1, 2);
   v = v.transpose(1, 2);
-  at::Tensor scores = at::matmul(q, k.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(hd)));
   at::Tensor attn;
 #if TORCH_VERSION_MAJOR >= 2
   if (opts_.device.is_cuda()) {

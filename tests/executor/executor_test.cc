@@ -4,8 +4,10 @@
 // the ranks after it), so nothing here can hang.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <ATen/record_function.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
@@ -207,6 +209,46 @@ TEST(Data, SameBatchInATensorParallelGroupDistinctAcrossDataParallel) {
   // Targets are the inputs shifted by one token.
   EXPECT_TRUE(at::equal(whole.input[2].narrow(0, 1, 15), whole.target[2].narrow(0, 0, 15)));
   EXPECT_FALSE(at::equal(make_batch(m, 16, 4, 2, 1, 1, 1, 6, 7).input, d1m1.input));  // next step differs
+}
+
+// ------------------------------------------------------------------------------------- model ops
+
+// Matrix products dispatched on this thread while the counter is alive (RecordFunction sees every
+// ATen op, nested ones too: at::matmul reaches aten::mm or aten::bmm).
+struct MatmulCounter {
+  static inline thread_local int mm = 0, bmm = 0;
+  at::CallbackHandle handle;
+  MatmulCounter() {
+    mm = bmm = 0;
+    handle = at::addThreadLocalCallback(at::RecordFunctionCallback(
+        [](const at::RecordFunction& fn) -> std::unique_ptr<at::ObserverContext> {
+          const std::string name = fn.name();
+          if (name == "aten::mm") ++mm;
+          if (name == "aten::bmm") ++bmm;
+          return nullptr;
+        }));
+  }
+  ~MatmulCounter() { at::removeCallback(handle); }
+};
+
+TEST(ModelOps, LlamaForwardRunsTheMatmulsTheSimulatorPrices) {
+  // llama-tiny (4 layers) at dp=1 tp=1 on CPU: each block runs 7 Linears (wq, wk, wv, wo, w1, w2,
+  // w3) and the attention's 2 batched products (q k^T and softmax(.) v, the 4 T S q FLOPs the
+  // simulator prices); the output head is 1 more Linear: 4 x 7 + 1 = 29 mm, 4 x 2 = 8 bmm.
+  // A third product per block fails here: from 456969e until this test, the CPU forward computed
+  // the scores twice, once for nothing.
+  ModelSpec m = resolve_model("llama-tiny");
+  FakeMeshWorld w = make_fake_mesh_world(1, 1);
+  Mesh mesh{1, 1, 0};
+  Comms comms = make_fake_mesh_comms(w, mesh);
+  ExecOptions opts;
+  ShardedModel model(m, 1, 1, mesh, &comms, opts, /*seed=*/1);
+  Batch b = make_batch(m, 16, 1, 1, 0, 1, 0, /*step=*/0, /*seed=*/1);
+  MatmulCounter count;
+  at::Tensor loss = model.forward_loss(b);
+  EXPECT_EQ(MatmulCounter::mm, 29);
+  EXPECT_EQ(MatmulCounter::bmm, 8);
+  EXPECT_TRUE(std::isfinite(loss.item<double>()));
 }
 
 // ------------------------------------------------------------------------------------- memory, BLAS
