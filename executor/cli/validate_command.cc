@@ -175,6 +175,23 @@ void print_validate_table(const Json& doc) {
       if (r.contains("measured") && r.at("measured").contains("host_speed"))
         std::printf(" %s %.2fx", label(r.at("plan")).c_str(), r.at("measured").at("host_speed").get<double>());
     std::printf("\n");
+    // A split that missed the step-time threshold while the host ran further from its calibrated
+    // speed than that same threshold: the prediction was for another host speed.
+    std::string drifted;
+    for (const auto& r : doc.at("rows")) {
+      if (!r.contains("measured") || !r.at("measured").contains("host_speed")) continue;
+      const double hs = r.at("measured").at("host_speed").get<double>();
+      if (std::fabs(r.at("step_time_error").get<double>()) > max_step && std::fabs(hs - 1.0) > max_step) {
+        char one[64];
+        std::snprintf(one, sizeof one, "%s%s (%.2fx)", drifted.empty() ? "" : ", ", label(r.at("plan")).c_str(), hs);
+        drifted += one;
+      }
+    }
+    if (!drifted.empty())
+      std::printf("note: these splits missed the step-time threshold while the host ran more than %.0f%% away from its\n"
+                  "calibrated speed: %s. Those misses are the host's change as much as the model's:\n"
+                  "calibrate and validate again on a steady host (docs/calibration.md, \"Host speed\")\n",
+                  100 * max_step, drifted.c_str());
   }
   if (doc.contains("predicted_best"))
     std::printf("predicted best: %s; measured best: %s (the predicted best is %.1f%% slower than the measured best; limit %.0f%%)\n",

@@ -517,6 +517,33 @@ TEST(Validate, RescoresAStoredValidationWithoutTraining) {
   EXPECT_NE(text2.find("is the validation being rescored"), std::string::npos) << text2;
 }
 
+// 2026-11-26T0807's FeedForward ran at 1.20x, 1.21x and 1.22x the calibrated host speed and
+// missed by +17.6%, +12.0% and +20.2%: a note under the table names the three. With the first
+// row's host speed set to 1.05 (within the 10% threshold) it names only the other two; the
+// 08:03 run, which passed, gets no note.
+TEST(Validate, NamesTheSplitsThatMissedWhileTheHostRanAtAnotherSpeed) {
+  const std::string base = std::string(PLANNER_TEST_DATA) + "/validation/2026-11-26T";
+  const std::string out = temp_dir() + "/rescored-drift.json";
+  auto rescore = [&](const std::string& doc, const std::string& dir) {
+    return run("validate --rescore " + doc + " --cluster " + dir + "/profile.json --out " + out, 60);
+  };
+  auto [rc, text] = rescore(base + "0807/validate-ff.json", base + "0807");
+  EXPECT_EQ(rc, 1) << text;
+  EXPECT_NE(text.find("more than 10% away from its\ncalibrated speed: dp=4 tp=1 (1.20x), dp=2 tp=2 (1.21x), dp=1 tp=4 (1.22x)."),
+            std::string::npos)
+      << text;
+  Json doc = read_json_file(base + "0807/validate-ff.json");
+  doc["rows"][0]["measured"]["host_speed"] = 1.05;
+  const std::string edited = temp_dir() + "/validate-ff-edited.json";
+  std::ofstream(edited) << doc.dump();
+  auto [rc_e, text_e] = rescore(edited, base + "0807");
+  EXPECT_EQ(rc_e, 1) << text_e;
+  EXPECT_NE(text_e.find("calibrated speed: dp=2 tp=2 (1.21x), dp=1 tp=4 (1.22x)."), std::string::npos) << text_e;
+  auto [rc_p, text_p] = rescore(base + "0803/validate-ff.json", base + "0803");
+  EXPECT_EQ(rc_p, 0) << text_p;
+  EXPECT_EQ(text_p.find("note:"), std::string::npos) << text_p;
+}
+
 // The oldest stored validations (run R, 2026-11-25 20:51) were written before validate measured
 // the time in collectives: their table shows "-" in that column instead of stopping on the
 // missing field. Its dp=2 tp=2 is 10.1% off with this model, so the verdict is FAIL (exit 1).
