@@ -28,7 +28,8 @@ with tempfile.TemporaryDirectory() as tmp:
                     rows.append((h, r['step_time_error'], m))
 if len(rows) < 2:
     sys.exit('fewer than 2 rows with measured.host_speed in those folders')
-print(f'{len(rows)} rows with a host speed')
+hs = sorted(x[0] for x in rows)
+print(f'{len(rows)} rows with a host speed: median {st.median(hs):.3f}, range {hs[0]:.2f}-{hs[-1]:.2f}')
 for lo, hi in ((0, 0.9), (0.9, 0.95), (0.95, 1.05), (1.05, 1.1), (1.1, math.inf)):
     e = [x[1] for x in rows if lo <= x[0] < hi]
     if e:
