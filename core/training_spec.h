@@ -33,11 +33,6 @@ struct TrainingSpec {
   // torch.compile fuses RMSNorm and the elementwise ops (fewer saved tensors, fewer passes over
   // memory). Off: eager kernels, as PyTorch runs them by default and as our LibTorch executor runs.
   bool compiled = false;
-  // The run is planner's own executor (planner train; validate and rescore predict its runs):
-  // its composed AdamW and its allocation order (the memory instants) instead of a fused AdamW
-  // and the sum of the memory lines that a torchtitan/FSDP2 run is priced with. Always so on a
-  // CPU cluster, where the executor is the only runtime. Not read from or written to JSON.
-  bool executor = false;
 };
 
 // One candidate: the 2D split and the knobs. Ranks are laid out as (dp, tp) with TP groups of

@@ -39,13 +39,13 @@ Json rescore_validation(const Json& doc, const std::string& source, const Cluste
   ModelSpec model = resolve_model(model_name, source + ": model");
   validate_model(model, source + ": model");
   TrainingSpec training = training_from_json(r.child("training"));
-  training.executor = true;  // a validation measured the executor's runs
   const int64_t world = r.get_int("world", 1);
   if (world != cluster.world())
     throw InputError(cluster_source, "gpus_per_node",
                      "the profile describes " + std::to_string(cluster.world()) + " ranks but " + source +
                          " validated " + std::to_string(world));
-  Simulator sim(model, training, cluster);
+  // A validation measured the executor's runs: price that runtime.
+  Simulator sim(model, training, cluster, make_runtime(RuntimeKind::executor, cluster));
   // The verdict is taken under the stored thresholds: present and numbers, or the error names them.
   JsonReader th = r.child("thresholds");
   for (const char* k : {"max_memory_error", "max_step_time_error", "max_ranking_gap"}) th.get_number(k, 0.0, true);

@@ -22,9 +22,7 @@ static std::vector<const CollectiveFitSpec*> table_entries(const ClusterSpec& c,
                                                            int64_t stride) {
   std::vector<const CollectiveFitSpec*> out;
   if (c.collectives.empty() || size <= 1 || group_crosses_nodes(c, size, stride)) return out;
-  const char* name = kind == CollectiveKind::all_gather       ? "all_gather"
-                     : kind == CollectiveKind::reduce_scatter ? "reduce_scatter"
-                                                              : "all_reduce";
+  const char* name = to_string(kind);
   int64_t chosen = -1;  // the stride whose entries are used
   for (const auto& f : c.collectives) {
     if (f.group_size != size || f.kind != name) continue;
@@ -86,36 +84,60 @@ static double beta(const LinkSpec& l) {
   return 1.0 / l.effective_bw_Bps();
 }
 
-double all_gather_seconds(int64_t n, double output_bytes, const LinkSpec& link) {
-  if (n <= 1) return 0.0;
+const char* to_string(CollectiveKind k) {
+  switch (k) {
+    case CollectiveKind::all_gather: return "all_gather";
+    case CollectiveKind::reduce_scatter: return "reduce_scatter";
+    case CollectiveKind::all_reduce: return "all_reduce";
+    case CollectiveKind::all_to_all: return "all_to_all";
+  }
+  return "?";
+}
+
+CollectiveAlgorithm ring_algorithm(CollectiveKind kind, int64_t n) {
+  if (n <= 1) return {0.0, 0.0};
   const double steps = static_cast<double>(n - 1);
-  return steps * link.latency_s + steps / static_cast<double>(n) * output_bytes * beta(link);
+  const double nd = static_cast<double>(n);
+  switch (kind) {
+    case CollectiveKind::all_gather:      // n-1 steps, each sending output_bytes / n
+    case CollectiveKind::reduce_scatter:  // n-1 steps, each sending and summing input_bytes / n
+    case CollectiveKind::all_to_all:      // pairwise: each rank sends (n-1)/n of its input
+      return {steps, steps / nd};
+    case CollectiveKind::all_reduce:      // a reduce_scatter, then an all_gather
+      return {2.0 * steps, 2.0 * steps / nd};
+  }
+  return {0.0, 0.0};
+}
+
+double collective_seconds(CollectiveKind kind, int64_t n, double bytes, const LinkSpec& link) {
+  if (n <= 1) return 0.0;
+  const CollectiveAlgorithm a = ring_algorithm(kind, n);
+  return a.steps * link.latency_s + a.bus_factor * bytes * beta(link);
+}
+
+double all_gather_seconds(int64_t n, double output_bytes, const LinkSpec& link) {
+  return collective_seconds(CollectiveKind::all_gather, n, output_bytes, link);
 }
 
 double reduce_scatter_seconds(int64_t n, double input_bytes, const LinkSpec& link) {
-  if (n <= 1) return 0.0;
-  const double steps = static_cast<double>(n - 1);
-  return steps * link.latency_s + steps / static_cast<double>(n) * input_bytes * beta(link);
+  return collective_seconds(CollectiveKind::reduce_scatter, n, input_bytes, link);
 }
 
 double all_reduce_seconds(int64_t n, double bytes, const LinkSpec& link) {
-  if (n <= 1) return 0.0;
-  const double steps = static_cast<double>(n - 1);
-  return 2.0 * steps * link.latency_s + 2.0 * steps / static_cast<double>(n) * bytes * beta(link);
+  return collective_seconds(CollectiveKind::all_reduce, n, bytes, link);
 }
 
 double all_to_all_seconds(int64_t n, double input_bytes, const LinkSpec& link) {
-  if (n <= 1) return 0.0;
-  const double steps = static_cast<double>(n - 1);
-  return steps * link.latency_s + steps / static_cast<double>(n) * input_bytes * beta(link);
+  return collective_seconds(CollectiveKind::all_to_all, n, input_bytes, link);
 }
 
 double gloo_reduce_scatter_seconds(int64_t n, double input_bytes, const LinkSpec& link, double mem_bw_Bps) {
   if (n <= 1) return 0.0;
   PLANNER_CHECK(mem_bw_Bps > 0, "mem_bw_Bps=" << mem_bw_Bps);
-  const double local_sum_bytes = input_bytes + input_bytes / static_cast<double>(n);
-  return all_to_all_seconds(n, input_bytes, link) + local_sum_bytes / mem_bw_Bps;
+  return all_to_all_seconds(n, input_bytes, link) + gloo_local_sum_bytes(n, input_bytes) / mem_bw_Bps;
 }
+
+double gloo_local_sum_bytes(int64_t n, double input_bytes) { return input_bytes + input_bytes / static_cast<double>(n); }
 
 double backend_reduce_scatter_seconds(const ClusterSpec& c, int64_t n, double input_bytes, const LinkSpec& link) {
   if (c.backend == "gloo")

@@ -17,7 +17,25 @@ namespace planner {
 const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride);
 bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride);
 
-enum class CollectiveKind { all_gather, reduce_scatter, all_reduce };
+enum class CollectiveKind { all_gather, reduce_scatter, all_reduce, all_to_all };
+const char* to_string(CollectiveKind k);  // "all_gather", ... (the names of calibrated table entries)
+
+// The one table of collectives, used to price them here and to fit alpha and B to measured
+// samples (`planner calibrate`): each collective over n ranks runs its ring algorithm in `steps`
+// latency-bound steps and moves `bus_factor` times the logical buffer through every rank's link
+// (nccl-tests doc/PERFORMANCE.md, "bus bandwidth"):
+//   t = steps * alpha + bus_factor * bytes / B
+// with bytes the all_gather output, the reduce_scatter and all_to_all input, the all_reduce buffer.
+//   all_gather, reduce_scatter, all_to_all: steps = n-1,    bus_factor = (n-1)/n
+//   all_reduce (reduce_scatter + all_gather): steps = 2(n-1), bus_factor = 2(n-1)/n
+// Changing a collective's cost formula is a change to this table (collectives.cc) alone.
+struct CollectiveAlgorithm {
+  double steps = 0;       // latency-bound ring steps (each pays link.latency_s)
+  double bus_factor = 0;  // bytes through each rank's link per byte of the logical buffer
+};
+CollectiveAlgorithm ring_algorithm(CollectiveKind kind, int64_t n);
+// t = steps * alpha + bus_factor * bytes / B (0 for n <= 1).
+double collective_seconds(CollectiveKind kind, int64_t n, double bytes, const LinkSpec& link);
 // The link one kind of collective over this group is priced on: the calibrated entry
 // (ClusterSpec::collectives, `planner calibrate`) for this kind, size and stride inside a node;
 // failing that, the entry of the same kind and size with the same placement (consecutive:
@@ -53,6 +71,9 @@ double all_to_all_seconds(int64_t n, double input_bytes, const LinkSpec& link);
 // reduce_scatter) and then sums the n received chunks locally (memory bound: reads input_bytes,
 // writes input_bytes/n at mem_bw_Bps).
 double gloo_reduce_scatter_seconds(int64_t n, double input_bytes, const LinkSpec& link, double mem_bw_Bps);
+
+// Bytes Gloo's local sum reads and writes after that all_to_all: the input, and 1/n of it.
+double gloo_local_sum_bytes(int64_t n, double input_bytes);
 
 // The reduce_scatter the cluster's backend actually runs (NCCL ring, or Gloo's emulation).
 double backend_reduce_scatter_seconds(const ClusterSpec& c, int64_t n, double input_bytes, const LinkSpec& link);

@@ -254,9 +254,9 @@ void run_validate(const ValidateArgs& given) {
                      "profile (planner calibrate on this host, or cpu-gloo), or build with a CUDA LibTorch "
                      "(scripts/gpu-check.sh)");
   training.precision = Precision::fp32;
-  training.executor = true;  // the runs compared are the executor's
   training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
-  Simulator sim(model, training, cluster);
+  // The runs compared are the executor's: price that runtime.
+  Simulator sim(model, training, cluster, make_runtime(RuntimeKind::executor, cluster));
   const std::string runs_dir = a.runs_dir.empty() ? dir_of(a.out) : a.runs_dir;
   std::string out_stem = a.out.substr(a.out.find_last_of('/') == std::string::npos ? 0 : a.out.find_last_of('/') + 1);
   if (out_stem.size() > 5 && out_stem.compare(out_stem.size() - 5, 5, ".json") == 0) out_stem.resize(out_stem.size() - 5);

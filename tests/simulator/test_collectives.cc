@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include "core/error.h"
 #include "simulator/collectives.h"
+#include "simulator/runtime.h"
 #include "topology/cluster_presets.h"
 
 namespace planner {
@@ -110,6 +112,54 @@ TEST(Collectives, CalibratedEntriesAfterComputeAreInterpolated) {
   // No table: the intra-node link.
   c.collectives.clear();
   EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 1e-3).name, c.intra_node.name);
+}
+
+TEST(Collectives, OneTableOfStepsAndBusFactors) {
+  // nccl-tests' bus-bandwidth factors over 8 ranks: all_gather, reduce_scatter, all_to_all 7/8 in
+  // 7 steps; all_reduce 14/8 in 14 steps; one rank moves nothing.
+  for (CollectiveKind k : {CollectiveKind::all_gather, CollectiveKind::reduce_scatter, CollectiveKind::all_to_all}) {
+    EXPECT_EQ(ring_algorithm(k, 8).steps, 7.0) << to_string(k);
+    EXPECT_EQ(ring_algorithm(k, 8).bus_factor, 7.0 / 8.0) << to_string(k);
+  }
+  EXPECT_EQ(ring_algorithm(CollectiveKind::all_reduce, 8).steps, 14.0);
+  EXPECT_EQ(ring_algorithm(CollectiveKind::all_reduce, 8).bus_factor, 14.0 / 8.0);
+  EXPECT_EQ(ring_algorithm(CollectiveKind::all_reduce, 1).steps, 0.0);
+  // The per-collective functions are this table: 4 ranks, 400 MB all_reduce = 6 steps x 10 us +
+  // 1.5 x 4e8 B / 1e11 B/s.
+  EXPECT_EQ(collective_seconds(CollectiveKind::all_reduce, 4, 4e8, link_100GBps_10us()),
+            all_reduce_seconds(4, 4e8, link_100GBps_10us()));
+  EXPECT_NEAR(collective_seconds(CollectiveKind::all_reduce, 4, 4e8, link_100GBps_10us()), 60e-6 + 6e-3, 1e-12);
+  // Gloo's local sum after its all_to_all: reads 8 MB, writes 8 MB / 4.
+  EXPECT_EQ(gloo_local_sum_bytes(4, 8e6), 10e6);
+}
+
+TEST(Runtime, DefaultsAndNames) {
+  // A GPU cluster trains with FSDP2 (fused kernels, peak = sum of the lines); the CPU cluster only
+  // with planner's executor (composed kernels, its instants, its eager AdamW and op costs).
+  const Runtime gpu = default_runtime(resolve_cluster("h100-sxm"));
+  EXPECT_EQ(gpu.kind, RuntimeKind::fsdp2);
+  EXPECT_EQ(gpu.kernels, KernelFlavor::fused);
+  EXPECT_FALSE(gpu.memory_at_instants);
+  EXPECT_FALSE(gpu.composed_adamw);
+  const Runtime gpu_executor = make_runtime(RuntimeKind::executor, resolve_cluster("h100-sxm"));
+  EXPECT_EQ(gpu_executor.kernels, KernelFlavor::fused);  // SDPA on the GPU
+  EXPECT_TRUE(gpu_executor.memory_at_instants);
+  EXPECT_TRUE(gpu_executor.composed_adamw);
+  EXPECT_FALSE(gpu_executor.eager_op_overhead);
+  const Runtime cpu = default_runtime(resolve_cluster("cpu-gloo"));
+  EXPECT_EQ(cpu.kind, RuntimeKind::executor);
+  EXPECT_EQ(cpu.kernels, KernelFlavor::composed);
+  EXPECT_TRUE(cpu.eager_op_overhead);
+  EXPECT_EQ(runtime_from_string("torchtitan", "--runtime", ""), RuntimeKind::fsdp2);
+  EXPECT_EQ(runtime_from_string("lightning", "--runtime", ""), RuntimeKind::fsdp2);
+  EXPECT_EQ(runtime_from_string("executor", "--runtime", ""), RuntimeKind::executor);
+  try {
+    runtime_from_string("deepspeed", "--runtime", "");
+    FAIL() << "accepted an unknown runtime";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--runtime: unknown runtime 'deepspeed' (allowed: fsdp2"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -132,16 +132,18 @@ TEST(Memory, TheExecutorOnAGpuPeaksAtItsLargestInstant) {
   ClusterSpec c = resolve_cluster("h200-sxm");
   c.gpus_per_node = 1;
   TrainingSpec t = testing::fp32_training(2048, 4);
-  t.executor = true;
   Plan p;
   p.micro_batch = 4;
   const double n = 3.0 * 8192 * 28672;
-  const MemoryBreakdown m = Simulator(resolve_model("feedforward:8192x28672"), t, c).evaluate(p).prediction.memory;
+  const MemoryBreakdown m = Simulator(resolve_model("feedforward:8192x28672"), t, c, make_runtime(RuntimeKind::executor, c))
+                                .evaluate(p)
+                                .prediction.memory;
   EXPECT_EQ(m.peak_allocated_bytes, 24 * n);
   EXPECT_EQ(m.grads_bytes, 4 * n);
   EXPECT_EQ(m.activations_bytes, 0);
-  t.executor = false;
-  const MemoryBreakdown b = Simulator(resolve_model("feedforward:8192x28672"), t, c).evaluate(p).prediction.memory;
+  const MemoryBreakdown b = Simulator(resolve_model("feedforward:8192x28672"), t, c, make_runtime(RuntimeKind::fsdp2, c))
+                                .evaluate(p)
+                                .prediction.memory;
   EXPECT_EQ(b.peak_allocated_bytes, b.master_params_bytes + b.grads_bytes + b.optimizer_bytes + b.gathered_params_bytes +
                                         b.unsharded_grads_bytes + b.activations_bytes + b.logits_bytes +
                                         b.comm_buffers_bytes);

@@ -1,0 +1,263 @@
+#include "simulator/memory.h"
+
+#include <algorithm>
+#include <array>
+
+namespace planner {
+
+// Norms: fused (torch.compile) saves the input and rstd; eager RMSNorm (torchtitan's
+// x.float() * rsqrt(mean(x^2) + eps), then .type_as(x) * weight) saves the fp32 input, rstd and
+// the normalized tensor in the compute dtype.
+ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms) {
+  ActTable t;
+  const double c = d.c;
+  const double sp_div = d.h / d.hs;  // tp under SP, else 1
+  if (m.kind == ModelKind::feedforward) {
+    t.add("x (w1/w3 input)", c * d.h, true);
+    t.add("w1 out (silu input)", c * d.f, true);
+    t.add("w3 out", c * d.f, true);
+    t.add("silu out", c * d.f, false);
+    t.add("silu*w3 (w2 input)", c * d.f, false);
+    return t;
+  }
+  const bool fused = k == KernelFlavor::fused;
+  if (fused_norms) {
+    t.add("attention_norm input (residual)", c * d.hs, true);
+  } else {
+    t.add("attention_norm input (fp32 copy, eager)", 4.0 * d.hs, true);
+  }
+  t.add("attention_norm rstd", 4.0 / sp_div, true);
+  if (!fused_norms) t.add("attention_norm x*rstd (eager)", c * d.hs, false);
+  t.add(d.sp ? "wq/wk/wv input (norm out, all-gathered)" : "wq/wk/wv input (norm out)", c * d.h, false);
+  t.add("q (rotated)", c * d.q, true);
+  // GQA's k/v are expanded to every head before attention, composed or fused (torchtitan's
+  // repeat_kv before SDPA, as the executor does): attention saves the expanded copies. Measured on
+  // an H200 (docs/calibration.md, "GPU"): counting the unexpanded ones put a 32/8-head model's peak
+  // 2.5% low.
+  t.add("k (rotated, expanded to all heads)", c * d.q, true);
+  t.add("v (expanded to all heads)", c * d.q, true);
+  if (fused) {
+    t.add("attention logsumexp", 4.0 * d.heads, true);
+  } else {
+    t.add("attention probabilities (softmax out)", c * d.heads * d.s, true);
+  }
+  t.add("attention out (wo input)", c * d.q, true);
+  if (fused_norms) {
+    t.add("ffn_norm input (residual)", c * d.hs, true);
+  } else {
+    t.add("ffn_norm input (fp32 copy, eager)", 4.0 * d.hs, true);
+  }
+  t.add("ffn_norm rstd", 4.0 / sp_div, true);
+  if (!fused_norms) t.add("ffn_norm x*rstd (eager)", c * d.hs, false);
+  t.add(d.sp ? "w1/w3 input (norm out, all-gathered)" : "w1/w3 input (norm out)", c * d.h, false);
+  t.add("w1 out (silu input)", c * d.f, true);
+  t.add("w3 out", c * d.f, true);
+  t.add("silu out", c * d.f, false);
+  t.add("silu*w3 (w2 input)", c * d.f, false);
+  return t;
+}
+
+MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& training, const ClusterSpec& cl,
+                               const Runtime& runtime, const Plan& plan, const PlanShape& ps) {
+  MemoryBreakdown mem;
+  const PrecisionBytes& pb = ps.bytes;
+  const int cb = pb.compute;
+  const double c = cb;
+  const bool llama = ps.llama;
+  const int64_t L = ps.n_layers;
+  const double Td = ps.tokens_d;
+  const int64_t ga = ps.grad_accum;
+  const int64_t dp = plan.dp, tp = plan.tp;
+  const LocalDims& d = ps.d;
+  const double shard_numel = ps.shards.shard_numel;
+  const double block_shard_numel = ps.shards.block_shard_numel, root_shard_numel = ps.shards.root_shard_numel;
+  const double block_unit_numel = ps.shards.block_unit_numel, root_unit_numel = ps.shards.root_unit_numel;
+
+  mem.master_params_bytes = shard_numel * pb.master_param;
+  mem.grads_bytes = shard_numel * pb.grad;
+  mem.optimizer_bytes = 2.0 * shard_numel * pb.optimizer_state;
+  const double block_bytes_c = block_unit_numel * c;
+  const double root_bytes_c = root_unit_numel * c;
+  const double blocks_alive = plan.reshard_after_forward ? static_cast<double>(std::min<int64_t>(L, 2)) : static_cast<double>(L);
+  mem.gathered_params_bytes = root_bytes_c + blocks_alive * block_bytes_c;
+  const bool accumulate_unsharded = plan.grad_sync == GradSync::last_micro_batch && ga > 1;
+  if (accumulate_unsharded)
+    mem.unsharded_grads_bytes = (L * block_unit_numel + root_unit_numel) * pb.reduce + block_bytes_c;
+  else
+    mem.unsharded_grads_bytes = root_bytes_c + block_bytes_c;
+  const bool staged_reduce = training.precision == Precision::bf16_mixed || cl.backend == "gloo";
+  mem.comm_buffers_bytes = staged_reduce ? block_unit_numel * pb.reduce : 0.0;
+
+  const ActTable acts = block_activations(model, d, runtime.kernels, training.compiled);
+  double kept_per_token = 0, recomputed_per_token = 0;
+  for (int i = 0; i < acts.n; ++i) {
+    const auto& it = acts.items[i];
+    const bool kept = plan.ac == ActivationCheckpointing::none ||
+                      (plan.ac == ActivationCheckpointing::selective && it.selective_keep);
+    if (kept)
+      kept_per_token += it.bytes_per_token;
+    else
+      recomputed_per_token += it.bytes_per_token;
+  }
+  // Full checkpointing keeps only each block's input (the residual stream, or the FeedForward's x).
+  if (plan.ac == ActivationCheckpointing::full) kept_per_token = c * (llama ? d.hs : d.h);
+  // Backward of one block holds its recomputed tensors on top of everything kept.
+  mem.activations_bytes = Td * (L * kept_per_token + recomputed_per_token);
+  if (llama) {
+    const double v = static_cast<double>(model.vocab_size) / tp;
+    const double logit_bytes = c + (cb < 4 ? 4.0 : 0.0) + 4.0 + 4.0;  // logits, fp32 copy, softmax, grad
+    const double norm_saved = training.compiled ? c * d.hs + 4.0 / (d.h / d.hs) : 4.0 * d.hs + c * d.hs + 4.0 / (d.h / d.hs);
+    mem.logits_bytes = Td * (v * logit_bytes + norm_saved + c * d.h);
+  } else {
+    mem.logits_bytes = Td * 3.0 * c * d.h;  // output, target, (output - target) saved by the MSE loss
+  }
+  mem.peak_allocated_bytes = mem.master_params_bytes + mem.grads_bytes + mem.optimizer_bytes +
+                             mem.gathered_params_bytes + mem.unsharded_grads_bytes + mem.activations_bytes +
+                             mem.logits_bytes + mem.comm_buffers_bytes;
+  mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
+  mem.runtime_reserved_bytes = cl.runtime_reserved_bytes;
+  mem.capacity_bytes = cl.device.memory_bytes;
+  if (runtime.memory_at_instants) {
+    // The executor (executor/, on CPU/Gloo or GPU/NCCL) frees and allocates at known
+    // points, so its peak is the largest of a few instants (docs/cost-model.md, "Memory of the
+    // executor"), not a sum of every line's maximum. Other runs (torchtitan/FSDP2) keep the sum.
+    // Shards: params P, grads G (absent until a unit's first reduce when
+    // there is one micro-batch), AdamW states. dp > 1: a unit is gathered into a buffer, copied
+    // into its full params, its grads copied into a zeroed buffer whose Gloo reduce-scatter
+    // (all_to_all) receives into another unit-sized buffer. dp = 1: the params live on the flat
+    // shard; a unit's param grads wait until the last of them is computed, then are copied into
+    // one unit-sized flat gradient (SplitUnit in executor/model.cc).
+    const double P = mem.master_params_bytes, adam = mem.optimizer_bytes, G_full = mem.grads_bytes;
+    const double G_first = ga > 1 ? G_full : 0.0;  // shard grads alive during backward
+    const double R = root_unit_numel * c, Bk = block_unit_numel * c;
+    const double shard_R = root_shard_numel * pb.grad, shard_B = block_shard_numel * pb.grad;
+    const double A = Td * kept_per_token;    // one block's saved tensors
+    const double x_bytes = Td * c * d.h;     // one residual-stream tensor
+    const double Ld = static_cast<double>(L);
+    const bool fsdp = dp > 1;
+    const bool reshard = plan.reshard_after_forward;
+    const double acc = accumulate_unsharded ? (Ld * Bk + R) : 0.0;  // grad_sync=last accumulators
+    // A reduce's buffers besides its output shard: the zeroed send buffer, and on Gloo the
+    // all_to_all receive buffer of the emulated reduce-scatter (NCCL reduces in place).
+    const double reduce_bufs = cl.backend == "gloo" ? 2.0 : 1.0;
+    struct Instant {
+      double grads, gathered, unsharded, activations, logits, comm, opt_extra;
+      const char* name;
+    };
+    struct Instants {  // fixed storage: evaluate() must not allocate
+      std::array<Instant, 8> v;
+      int n = 0;
+      void push_back(const Instant& i) { v[n++] = i; }
+      const Instant* begin() const { return v.data(); }
+      const Instant* end() const { return v.data() + n; }
+    } at;
+    if (llama) {
+      const double vl = static_cast<double>(model.vocab_size) / tp;
+      const double logit = Td * vl * 4.0;                  // one fp32 (T, V/tp) tensor
+      const double head_w = vl * d.h * c;                  // output weight (its grad)
+      const double norm_saved = 3.0 * x_bytes + 4.0 * Td;  // final norm: input, rstd, x*rstd, output
+      // Forward end: logits, logits - max and exp alive at once.
+      const double fwd_tail = norm_saved + 3.0 * logit;
+      // Loss backward: saved softmax + its gradient; then the head's matmul backward: logits grad,
+      // hidden grad and the output weight's grad.
+      const double bwd_tail = norm_saved + std::max(2.0 * logit, logit + x_bytes);
+      const double gathered_fwd = fsdp ? R + (reshard ? 0.0 : Ld * Bk) : 0.0;
+      at.push_back({G_first, gathered_fwd, acc, Ld * A, fwd_tail, 0, 0, "forward end"});
+      if (fsdp) {
+        // Head backward: the output weight's grad waits for the root's reduce at the end.
+        at.push_back({G_first, gathered_fwd, acc + head_w + d.h * c, Ld * A, bwd_tail, 0, 0, "output head backward"});
+        // Last block's gradient hook: it is gathered again, then the block before is prefetched
+        // into a unit-sized buffer.
+        if (reshard && L > 1)
+          at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0, "last block re-gathered"});
+        // Last block's reduce: its full params, the prefetch (landed: on Gloo the executor
+        // finishes it before allocating the reduce's buffers, so Gloo's own flat all_gather
+        // output is gone), its grads, the zeroed send buffer, the all_to_all receive buffer and
+        // the output shard.
+        const double prefetch = reshard && L > 1 ? Bk : 0.0;
+        if (L > 0)
+          at.push_back({G_first, R + (reshard ? Bk : Ld * Bk), acc + head_w + d.h * c + Bk, (Ld - 1) * A, x_bytes,
+                        prefetch + reduce_bufs * Bk + shard_B, 0, "last block's reduce-scatter"});
+        // Root's reduce at the end of backward: all its grads, send and receive buffers.
+        at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, reduce_bufs * R + shard_R, 0, "root's reduce-scatter"});
+      } else {
+        // dp = 1: a unit's SplitUnit node runs once all its param grads are computed (it was
+        // created before the unit's ops, so autograd runs it before the block below), with the
+        // grads and the flat gradient they are copied into alive: 2 Bk. The root's grads (the
+        // head's weight and the final norm) wait for the root's node at the very end. Going down
+        // the blocks one A of activations is freed and one Bk of shard grad kept per block, so
+        // the largest of these instants is at the first or the last block.
+        const double root_pending = head_w + d.h * c;
+        if (L > 0) {
+          at.push_back({G_first, 0, acc + root_pending + 2.0 * Bk, (Ld - 1) * A, x_bytes, 0, 0, "last block's flat gradient"});
+          at.push_back({ga > 1 ? G_full : (Ld - 1) * Bk, 0, acc + root_pending + 2.0 * Bk, 0, x_bytes, 0, 0,
+                        "first block's flat gradient"});
+        }
+        // End of backward: the root's grads and its flat gradient.
+        at.push_back({ga > 1 ? G_full : Ld * Bk, 0, acc + 2.0 * R, 0, 0, 0, 0, "root's flat gradient"});
+      }
+    } else {
+      // FeedForward: one unit; the batch input and target, and the loss's saved difference.
+      const double loss_tail = 2.0 * x_bytes;  // target, output - target
+      if (fsdp) {
+        at.push_back({G_first, Bk, acc, A, loss_tail, 0, 0, "forward end"});
+        // Backward hook re-gathers the unit (reshard) before its grads come: buffer + full params.
+        if (reshard) at.push_back({G_first, Bk, acc, A, loss_tail + x_bytes, Bk, 0, "re-gathered for backward"});
+        // The reduce: full params, grads, send and receive buffers, output shard; the activations
+        // are freed by then, the batch is not.
+        at.push_back({G_first, Bk, acc + Bk, Td * c * d.h, loss_tail, reduce_bufs * Bk + shard_B, 0, "reduce-scatter"});
+      } else {
+        // dp = 1: the three weight grads and the flat gradient they are copied into. The batch
+        // is alive.
+        at.push_back({G_first, 0, acc + 2.0 * Bk, 0, 2.0 * x_bytes, 0, 0, "flat gradient"});
+        at.push_back({G_first, 0, acc, A, loss_tail, 0, 0, "forward end"});
+      }
+    }
+    // Optimizer: all shard grads, and AdamW's sqrt(exp_avg_sq) and its scaled copy for the
+    // largest unit.
+    at.push_back({G_full, 0, 0, 0, 0, 0, 2.0 * std::max(shard_R, shard_B) * pb.optimizer_state / pb.grad, "optimizer step"});
+    const Instant* best = nullptr;
+    double best_total = -1;
+    for (const auto& i : at) {
+      const double total = P + adam + i.grads + i.gathered + i.unsharded + i.activations + i.logits + i.comm + i.opt_extra;
+      if (total > best_total) {
+        best_total = total;
+        best = &i;
+      }
+    }
+    mem.grads_bytes = best->grads;
+    mem.optimizer_bytes = adam + best->opt_extra;
+    mem.gathered_params_bytes = best->gathered;
+    mem.unsharded_grads_bytes = best->unsharded;
+    mem.activations_bytes = best->activations;
+    mem.logits_bytes = best->logits;
+    mem.comm_buffers_bytes = best->comm;
+    mem.peak_allocated_bytes = best_total;
+    mem.peak_at = best->name;
+    mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
+  }
+  return mem;
+}
+
+std::vector<ActivationLine> activation_lines(const ModelSpec& m, const Plan& p, const PlanShape& s, KernelFlavor k,
+                                             bool fused_norms, double* kept_bytes_per_layer) {
+  std::vector<ActivationLine> out;
+  double kept_bytes = 0;
+  const ActTable acts = block_activations(m, s.d, k, fused_norms);
+  const double T = s.tokens_d;
+  if (p.ac == ActivationCheckpointing::full) {
+    const double input = s.bytes.compute * (s.llama ? s.d.hs : s.d.h);
+    out.push_back({"block input (checkpoint)", input, true});
+    kept_bytes += T * input;
+  }
+  for (int i = 0; i < acts.n; ++i) {
+    const bool kept = p.ac == ActivationCheckpointing::none ||
+                      (p.ac == ActivationCheckpointing::selective && acts.items[i].selective_keep);
+    out.push_back({acts.items[i].name, acts.items[i].bytes_per_token, kept});
+    if (kept) kept_bytes += T * acts.items[i].bytes_per_token;
+  }
+  if (kept_bytes_per_layer) *kept_bytes_per_layer = kept_bytes;
+  return out;
+}
+
+}  // namespace planner
