@@ -2,17 +2,49 @@
 # folder's validate-*.json with its profile.json (this build's simulator), then bins the rows by
 # measured.host_speed (docs/calibration.md, "Host speed").
 #   python3 scripts/validation-by-host-speed.py [--planner build-test/bin/planner] FOLDER...
-# e.g. python3 scripts/validation-by-host-speed.py tests/data/validation/2026-11-26T0[3-8]*
-import argparse, json, math, os, statistics as st, subprocess, sys, tempfile
+#   python3 scripts/validation-by-host-speed.py [--planner ...] --commit COMMIT 'PATTERN'...
+# The folders in the tree (tests/data/validation/README.md) are a curated few; most of the
+# validations docs/measurement-log.md cites were removed from it and are in commit aa525c5. With
+# --commit the arguments are folder paths or shell-style patterns (quote them) read from that
+# commit with git, e.g. the figure docs/calibration.md quotes (132 rows, 03:38 to 08:29):
+#   python3 scripts/validation-by-host-speed.py --commit aa525c5 'tests/data/validation/2026-11-26T0[3-8]*'
+# and the folders still in the tree:
+#   python3 scripts/validation-by-host-speed.py tests/data/validation/2026-11-26T0[78]*
+import argparse, fnmatch, json, math, os, statistics as st, subprocess, sys, tempfile
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--planner', default='build-test/bin/planner')  # scripts/test.sh's build (validate needs the executor)
+ap.add_argument('--commit', help='read the folders from this git commit (they need not be in the tree)')
 ap.add_argument('folders', nargs='+')
 a = ap.parse_args()
+
+
+def git(*args, **kw):
+    return subprocess.run(['git', *args], check=True, capture_output=True, **kw).stdout
+
+
+def folders_at_commit(commit, patterns, dest):
+    # Every folder of the commit that a pattern names, extracted under dest; returns their paths there.
+    found = []
+    for pat in patterns:
+        pat = pat.rstrip('/')
+        parent = os.path.dirname(pat) or '.'
+        names = git('ls-tree', '-d', '--name-only', f'{commit}:{parent}', text=True).split()
+        hits = [f'{parent}/{n}' for n in names if fnmatch.fnmatch(f'{parent}/{n}', pat)]
+        if not hits:
+            sys.exit(f'{pat}: no folder of commit {commit} matches')
+        found += hits
+    found = sorted(set(found))
+    tar = git('archive', commit, *found)
+    subprocess.run(['tar', '-x', '-C', dest], input=tar, check=True)
+    return [os.path.join(dest, f) for f in found]
+
+
 rows = []  # (host_speed, step_time_error, model)
 with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, 'rescored.json')
-    for d in a.folders:
+    folders = folders_at_commit(a.commit, a.folders, tmp) if a.commit else a.folders
+    for d in folders:
         for m in ('llama', 'ff'):
             f = os.path.join(d, f'validate-{m}.json')
             if not os.path.exists(f):
