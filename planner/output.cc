@@ -22,54 +22,6 @@ std::string format_seconds(double s) {
   return fmt("%.1f us", s * 1e6);
 }
 
-Json memory_to_json(const MemoryBreakdown& m) {
-  return Json{{"master_params_bytes", m.master_params_bytes},
-              {"grads_bytes", m.grads_bytes},
-              {"optimizer_bytes", m.optimizer_bytes},
-              {"gathered_params_bytes", m.gathered_params_bytes},
-              {"unsharded_grads_bytes", m.unsharded_grads_bytes},
-              {"activations_bytes", m.activations_bytes},
-              {"logits_bytes", m.logits_bytes},
-              {"comm_buffers_bytes", m.comm_buffers_bytes},
-              {"peak_allocated_bytes", m.peak_allocated_bytes},
-              {"peak_at", m.peak_at},
-              {"allocator_reserve_bytes", m.allocator_reserve_bytes},
-              {"runtime_reserved_bytes", m.runtime_reserved_bytes},
-              {"total_bytes", m.total_bytes()},
-              {"capacity_bytes", m.capacity_bytes},
-              {"fits", m.fits()}};
-}
-
-Json time_to_json(const TimeBreakdown& t) {
-  return Json{{"step_s", t.step_s},
-              {"forward_s", t.forward_s},
-              {"backward_s", t.backward_s},
-              {"recompute_s", t.recompute_s},
-              {"tp_comm_s", t.tp_comm_s},
-              {"fsdp_all_gather_s", t.fsdp_all_gather_s},
-              {"fsdp_reduce_scatter_s", t.fsdp_reduce_scatter_s},
-              {"fsdp_exposed_s", t.fsdp_exposed_s},
-              {"fsdp_overlapped_s", t.fsdp_overlapped_s()},
-              {"optimizer_s", t.optimizer_s},
-              {"grad_accum", t.grad_accum}};
-}
-
-Json candidate_to_json(const Candidate& c) {
-  Json j{{"plan", plan_to_json(c.plan)}, {"feasible", c.feasible()}, {"limit", to_string(c.limit)}};
-  if (!c.feasible()) j["reason"] = c.reason;
-  if (c.feasible() || c.limit == Limit::memory) {
-    const auto& th = c.prediction.throughput;
-    j["memory"] = memory_to_json(c.prediction.memory);
-    j["time"] = time_to_json(c.prediction.time);
-    j["throughput"] = Json{{"tokens_per_s", th.tokens_per_s},
-                           {"tokens_per_s_per_gpu", th.tokens_per_s_per_gpu},
-                           {"model_flops_per_token", th.model_flops_per_token},
-                           {"model_tflops_per_gpu", th.model_tflops_per_gpu},
-                           {"mfu", th.mfu}};
-  }
-  return j;
-}
-
 Json detail_to_json(const SimulationDetail& d) {
   Json j = candidate_to_json(d.candidate);
   j["kernels"] = d.kernels == KernelFlavor::fused ? "fused" : "composed";

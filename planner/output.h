@@ -7,12 +7,10 @@
 #include "core/json_io.h"
 #include "planner/search.h"
 #include "planner/suggest.h"
+#include "simulator/prediction_json.h"  // candidate_to_json and the JSON of its parts
 
 namespace planner {
 
-Json candidate_to_json(const Candidate& c);
-Json memory_to_json(const MemoryBreakdown& m);
-Json time_to_json(const TimeBreakdown& t);
 Json detail_to_json(const SimulationDetail& d);
 Json search_to_json(const Simulator& sim, const PlanSearchResult& r);
 Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal);

@@ -155,7 +155,8 @@ static double time_unit_ns(const JsonReader& e) {
   return u == "ns" ? 1.0 : u == "us" ? 1e3 : u == "ms" ? 1e6 : 1e9;
 }
 
-static double median_of(std::vector<double> v) {
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -211,8 +212,8 @@ std::vector<BenchmarkEntry> read_benchmarks(const Json& doc, const std::string& 
       b.samples = a.reps;
       b.statistic = "median of " + std::to_string(a.reps) + " repetitions";
     } else if (!a.real.empty()) {
-      b.real_time_ns = median_of(a.real);
-      b.cpu_time_ns = median_of(a.cpu);
+      b.real_time_ns = median(a.real);
+      b.cpu_time_ns = median(a.cpu);
       b.samples = static_cast<int64_t>(a.real.size());
       b.statistic = a.real.size() > 1 ? "median of " + std::to_string(a.real.size()) + " runs" : "single run";
     } else if (!a.error) {

@@ -70,6 +70,8 @@ struct BenchmarkEntry {
 std::vector<BenchmarkEntry> read_benchmarks(const Json& doc, const std::string& source);
 
 bool same_plan(const Plan& a, const Plan& b);
+// The median (the mean of the middle two for an even count); NaN for no values.
+double median(std::vector<double> v);
 // Spearman's rank correlation of two equally long series (ties get their average rank); NaN for
 // fewer than two values or a constant series.
 double spearman(const std::vector<double>& a, const std::vector<double>& b);

@@ -198,4 +198,13 @@ std::string section(const std::string& id, const std::string& heading, const std
   return os.str();
 }
 
+std::string figure(const std::string& svg, const std::string& caption) {
+  return "<figure>" + svg + "<figcaption>" + html_escape(caption) + "</figcaption></figure>\n";
+}
+
+std::string error_pct_html(double error, double threshold) {
+  const std::string txt = (error >= 0 ? "+" : "") + fmt_pct(error);
+  return std::fabs(error) <= threshold ? "<span class=\"ok\">" + txt + "</span>" : "<span class=\"fail\">" + txt + "</span>";
+}
+
 }  // namespace planner::reports

@@ -41,4 +41,11 @@ std::string html_page(const std::string& title, const std::string& subtitle, con
 std::string section(const std::string& id, const std::string& heading, const std::string& lead,
                     const std::string& inner);
 
+// A chart (SVG) with its caption (escaped) below it.
+std::string figure(const std::string& svg, const std::string& caption);
+
+// A prediction error (a fraction, signed: "+2.0%", "-20.0%") in green when |error| <= threshold,
+// else red: how the run and validate pages judge a prediction against a measurement.
+std::string error_pct_html(double error, double threshold);
+
 }  // namespace planner::reports

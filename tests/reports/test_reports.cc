@@ -13,6 +13,7 @@
 #include "reports/documents.h"
 #include "reports/gate.h"
 #include "reports/report.h"
+#include "simulator/prediction_json.h"
 #include "simulator/simulator.h"
 #include "topology/cluster_presets.h"
 #include "../support/run_binary.h"
@@ -142,6 +143,83 @@ TEST(HtmlReport, ForeignAndMalformedDocumentsNameTheFile) {
   Json bad_err = load("validate_pass.json");
   bad_err["rows"][0]["memory_error"] = 2.0;  // a percentage where a fraction belongs
   EXPECT_THROW(render_html_report(bad_err, "v.json"), InputError);
+}
+
+// candidate_to_json and candidate_from_json (simulator/prediction_json.h) are what planner writes
+// and reports read: a simulated candidate comes back to the bit, and so does its JSON.
+TEST(PredictionJson, CandidateRoundTripsToTheBit) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.num_nodes = 1;
+  TrainingSpec t;
+  t.seq_len = 8192;
+  t.global_batch = 16;
+  Simulator sim(resolve_model("llama3-8b"), t, c);
+  Plan fits, too_big;
+  fits.dp = 4;
+  fits.tp = 2;
+  too_big.dp = 8;  // llama3-8b with no TP, 8k tokens per sequence and no checkpointing: past 80 GB
+  too_big.micro_batch = 2;
+  for (const Plan& p : {fits, too_big}) {
+    const Candidate want = sim.evaluate(p);
+    const Json j = candidate_to_json(want);
+    const Candidate got = candidate_from_json(JsonReader(j, "c.json"));
+    EXPECT_EQ(got.limit, want.limit);
+    EXPECT_EQ(got.reason, want.reason);
+    EXPECT_EQ(got.memory_excess_bytes, want.memory_excess_bytes);
+    EXPECT_EQ(got.prediction.memory.total_bytes(), want.prediction.memory.total_bytes());
+    EXPECT_STREQ(got.prediction.memory.peak_at, want.prediction.memory.peak_at);
+    EXPECT_EQ(got.prediction.time.fsdp_overlapped_s(), want.prediction.time.fsdp_overlapped_s());
+    EXPECT_EQ(got.prediction.throughput.mfu, want.prediction.throughput.mfu);
+    EXPECT_EQ(candidate_to_json(got), j);
+  }
+  EXPECT_EQ(sim.evaluate(too_big).limit, Limit::memory);
+}
+
+TEST(PredictionJson, OlderDocumentsReadAndInconsistentOnesAreRefused) {
+  const Json plan = load("plan_small.json");
+  // Written before "peak_at", "fits", "fsdp_overlapped_s", "grad_accum" and the per-GPU
+  // throughput fields: the defaults the page showed then.
+  Json old = plan["ranked"][0];
+  old["memory"].erase("peak_at");
+  old["memory"].erase("fits");
+  old["time"].erase("fsdp_overlapped_s");
+  old["time"].erase("grad_accum");
+  old["throughput"] = Json{{"tokens_per_s", 4096.0}};
+  old.erase("limit");  // feasible: "none"
+  const Candidate c = candidate_from_json(JsonReader(old, "old.json"));
+  EXPECT_STREQ(c.prediction.memory.peak_at, "start of backward");
+  EXPECT_TRUE(c.feasible());
+  EXPECT_EQ(c.prediction.time.grad_accum, 1);
+  EXPECT_EQ(c.prediction.time.fsdp_overlapped_s(), 1.25);  // 0.75 + 0.75 - 0.25
+  EXPECT_EQ(c.prediction.throughput.mfu, 0.0);
+  // A name the simulator does not use is kept as the document says it.
+  Json odd = plan["ranked"][0];
+  odd["memory"]["peak_at"] = "optimizer step, second pass";
+  EXPECT_STREQ(candidate_from_json(JsonReader(odd, "odd.json")).prediction.memory.peak_at, "optimizer step, second pass");
+  // Derived fields that disagree with their parts: 21 GiB stated as 22 GiB; fits with 90 > 80
+  // GiB; feasible with a limit.
+  auto message = [](const Json& j) -> std::string {
+    try {
+      candidate_from_json(JsonReader(j, "bad.json"));
+    } catch (const InputError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  Json bad = plan["ranked"][0];
+  bad["memory"]["total_bytes"] = 22.0 * 1073741824;
+  EXPECT_NE(message(bad).find("bad.json: field 'memory.total_bytes': is 23622320128 but peak_allocated_bytes"),
+            std::string::npos) << message(bad);
+  bad = plan["splits"][2]["rejected"];
+  ASSERT_EQ(bad["limit"], "memory");
+  bad["memory"]["fits"] = true;
+  EXPECT_NE(message(bad).find("field 'memory.fits': is true but total_bytes"), std::string::npos) << message(bad);
+  bad = plan["splits"][2]["rejected"];
+  bad["feasible"] = true;
+  EXPECT_NE(message(bad).find("field 'feasible': is true but limit is 'memory'"), std::string::npos) << message(bad);
+  bad = plan["splits"][2]["rejected"];
+  bad["limit"] = "too_slow";
+  EXPECT_NE(message(bad).find("field 'limit'"), std::string::npos) << message(bad);
 }
 
 // A minimal RFC 4180 reader for the checks below: quoted fields, doubled quotes, CRLF records.
