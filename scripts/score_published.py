@@ -575,7 +575,7 @@ def print_report(rows, summary, show_commands):
                 r.id, r.source, r.conf, r.metric, fmt_num(r.measured_raw), "-", r.unit[:13], "-", label + r.detail))
         if show_commands and getattr(r, "command", None):
             out.append("    " + r.command)
-    used = sorted({a for r in rows for a in r.assumptions})
+    used = sorted({a for r in rows if r.status in ("ok", "infeasible") for a in r.assumptions})
     if used:
         out.append("")
         out.append("Assumptions (codes in the last column)")
@@ -605,6 +605,41 @@ def print_report(rows, summary, show_commands):
                    fmt_pct(o["throughput_mape_pct"], False), o["throughput_rows"],
                    fmt_pct(o["memory_mape_pct"], False), o["memory_rows"], o["expressible"], o["rows"],
                    o["infeasible"]))
+    print("\n".join(out))
+
+
+def print_markdown(rows, summary):
+    """The per-source table, the per-row errors and the unexpressible rows as Markdown (for the docs)."""
+    out = ["| source | rows | expressible | called infeasible | throughput MAPE (rows) | throughput bias | "
+           "memory MAPE (rows) | memory bias |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+
+    def cell(m, n):
+        return "-" if m is None else "%.1f%% (%d)" % (m, n)
+
+    items = list(summary["per_source"].items()) + [("**all**", summary["overall"])]
+    for s, b in items:
+        out.append("| %s | %d | %d | %d | %s | %s | %s | %s |" % (
+            s, b["rows"], b["expressible"], b["infeasible"], cell(b["throughput_mape_pct"], b["throughput_rows"]),
+            fmt_pct(b["throughput_mean_error_pct"]), cell(b["memory_mape_pct"], b["memory_rows"]),
+            fmt_pct(b["memory_mean_error_pct"])))
+    out.append("")
+    out.append("| id | conf | metric | measured | predicted | error | assumptions |")
+    out.append("| --- | --- | --- | ---: | ---: | ---: | --- |")
+    for r in rows:
+        if r.status in ("ok", "infeasible"):
+            unit = "tokens/s/GPU" if r.metric == "throughput_total" else r.unit
+            err = "%+.1f%%" % (100 * r.error)
+            if r.status == "infeasible":
+                err += " (called infeasible: %s)" % r.detail
+            out.append("| %s | %s | %s | %s %s | %s | %s | %s |" % (
+                r.id, r.conf, r.metric, fmt_num(r.measured), unit, fmt_num(r.predicted), err,
+                ", ".join(r.assumptions)))
+    out.append("")
+    out.append("| id | not expressible because |")
+    out.append("| --- | --- |")
+    for r in rows:
+        if r.status == "not expressible":
+            out.append("| %s | %s |" % (r.id, "; ".join(r.reasons).replace("|", "\\|")))
     print("\n".join(out))
 
 
@@ -701,6 +736,8 @@ def main():
     ap.add_argument("--check", metavar="BASELINE", help="exit 1 if the score regressed against BASELINE")
     ap.add_argument("--write-baseline", metavar="BASELINE", help="write the current score as the baseline")
     ap.add_argument("--commands", action="store_true", help="print each row's planner simulate command")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the tables as Markdown instead (docs/published-scorecard.md)")
     ap.add_argument("--keep-inputs", metavar="DIR",
                     help="write the model and cluster files into DIR (kept) so the printed commands can be rerun "
                          "with WORK=DIR")
@@ -715,7 +752,10 @@ def main():
         with tempfile.TemporaryDirectory(prefix="score_published.") as work:
             rows = score(a.planner, a.csv, work)
     summary = summarize(rows)
-    print_report(rows, summary, a.commands)
+    if a.markdown:
+        print_markdown(rows, summary)
+    else:
+        print_report(rows, summary, a.commands)
     if a.json:
         doc = {"format": SCORECARD_FORMAT, "csv": os.path.relpath(os.path.abspath(a.csv), REPO),
                "csv_sha256": sha256(a.csv), "assumptions": ASSUMPTIONS,
