@@ -83,6 +83,10 @@ ASSUMPTIONS = {
     "reshard-default": "reshard after forward not stated: on (FSDP2's and FSDP1 FULL_SHARD's default)",
     "reshard-last-block": "the run keeps the last block gathered after forward; planner reshards every "
                           "block (it keeps only the root unit gathered)",
+    "logits-replicated": "the example's TP plan gathers the output layer's logits to the full vocabulary "
+                         "(ColwiseParallel(output_layouts=Replicate()) in examples/pytorch/tensor_parallel/"
+                         "parallelism.py, read at a later commit than the row's); planner prices vocab-sharded "
+                         "logits (loss parallel, V / tp per rank)",
     "batch-no-ga": "global batch assumes no gradient accumulation (as the row states)",
     "sp-off": "tp > 1 and sequence parallel not stated: off",
 }
@@ -168,6 +172,11 @@ FSDP_TABLE = [
     (r"^FSDP2 fully_shard per block \(reshard_after_forward except last block\)$",
      ("on", ["reshard-last-block"], "fsdp2"), None),
     (r"^FSDP1 FULL_SHARD$|^FSDP1 full shard over \d+$", ("on", ["fsdp1"], "fsdp1"), None),
+]
+
+# What is known about a source's code that no column says: id prefix -> assumption codes.
+SOURCE_ASSUMPTIONS = [
+    ("LIGHTNING-PL-", ["logits-replicated"]),
 ]
 
 # measured_metric -> how the prediction is read. `kind`: speed or memory (which MAPE it enters).
@@ -353,6 +362,9 @@ def decide(row, preset_gpn):
     if gb is None:
         row.reasons.append("global batch not given ('%s')" % r["global_batch_tokens_or_seqs"])
     row.assume(*codes)
+    for prefix, codes in SOURCE_ASSUMPTIONS:
+        if row.id.startswith(prefix):
+            row.assume(*codes)
     if row.reasons:
         return
     dp, tp, mb, G, g = ints["dp"], ints["tp"], ints["micro_batch"], ints["gpus_total"], ints["gpus_per_node"]
