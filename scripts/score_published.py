@@ -87,6 +87,10 @@ ASSUMPTIONS = {
                          "(ColwiseParallel(output_layouts=Replicate()) in examples/pytorch/tensor_parallel/"
                          "parallelism.py, read at a later commit than the row's); planner prices vocab-sharded "
                          "logits (loss parallel, V / tp per rank)",
+    "kf-tp-plan": "KempnerForge's TP plan (kempnerforge/distributed/tensor_parallel.py, read at a later "
+                  "commit than the row's) keeps the token embedding replicated and gathers the output head's "
+                  "logits to the full vocabulary for the loss (no loss parallel); planner shards both over "
+                  "TP (vocab-parallel embedding, loss-parallel logits, V / tp per rank)",
     "batch-no-ga": "global batch assumes no gradient accumulation (as the row states)",
     "sp-off": "tp > 1 and sequence parallel not stated: off",
 }
@@ -174,9 +178,11 @@ FSDP_TABLE = [
     (r"^FSDP1 FULL_SHARD$|^FSDP1 full shard over \d+$", ("on", ["fsdp1"], "fsdp1"), None),
 ]
 
-# What is known about a source's code that no column says: id prefix -> assumption codes.
+# What is known about a source's code that no column says: (id prefix, smallest tp it applies to,
+# assumption codes).
 SOURCE_ASSUMPTIONS = [
-    ("LIGHTNING-PL-", ["logits-replicated"]),
+    ("LIGHTNING-PL-", 2, ["logits-replicated"]),
+    ("KF-", 2, ["kf-tp-plan"]),
 ]
 
 # measured_metric -> how the prediction is read. `kind`: speed or memory (which MAPE it enters).
@@ -362,8 +368,8 @@ def decide(row, preset_gpn):
     if gb is None:
         row.reasons.append("global batch not given ('%s')" % r["global_batch_tokens_or_seqs"])
     row.assume(*codes)
-    for prefix, codes in SOURCE_ASSUMPTIONS:
-        if row.id.startswith(prefix):
+    for prefix, min_tp, codes in SOURCE_ASSUMPTIONS:
+        if row.id.startswith(prefix) and (ints["tp"] or 1) >= min_tp:
             row.assume(*codes)
     if row.reasons:
         return
