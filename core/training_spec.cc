@@ -8,6 +8,10 @@ const std::vector<std::string>& precision_names() {
   static const std::vector<std::string> v{"bf16-mixed", "bf16", "fp32"};
   return v;
 }
+const std::vector<std::string>& reduce_dtype_names() {
+  static const std::vector<std::string> v{"auto", "fp32", "bf16"};
+  return v;
+}
 const std::vector<std::string>& ac_names() {
   static const std::vector<std::string> v{"none", "selective", "full"};
   return v;
@@ -18,6 +22,7 @@ const std::vector<std::string>& grad_sync_names() {
 }
 
 std::string to_string(Precision p) { return precision_names()[static_cast<int>(p)]; }
+std::string to_string(ReduceDtype r) { return reduce_dtype_names()[static_cast<int>(r)]; }
 std::string to_string(ActivationCheckpointing a) { return ac_names()[static_cast<int>(a)]; }
 std::string to_string(GradSync g) { return grad_sync_names()[static_cast<int>(g)]; }
 
@@ -33,6 +38,9 @@ static E pick(const std::string& s, const std::vector<std::string>& names, const
 
 Precision precision_from_string(const std::string& s, const std::string& w, const std::string& f) {
   return pick<Precision>(s, precision_names(), w, f);
+}
+ReduceDtype reduce_dtype_from_string(const std::string& s, const std::string& w, const std::string& f) {
+  return pick<ReduceDtype>(s, reduce_dtype_names(), w, f);
 }
 ActivationCheckpointing ac_from_string(const std::string& s, const std::string& w, const std::string& f) {
   return pick<ActivationCheckpointing>(s, ac_names(), w, f);
@@ -50,20 +58,33 @@ PrecisionBytes precision_bytes(Precision p) {
   PLANNER_CHECK(false, "unknown precision");
 }
 
+PrecisionBytes precision_bytes(const TrainingSpec& t) {
+  PrecisionBytes b = precision_bytes(t.precision);
+  if (t.reduce_dtype == ReduceDtype::fp32) b.reduce = 4;
+  if (t.reduce_dtype == ReduceDtype::bf16) b.reduce = 2;
+  return b;
+}
+
 Json training_to_json(const TrainingSpec& t) {
-  return Json{{"seq_len", t.seq_len},
-              {"global_batch", t.global_batch},
-              {"precision", to_string(t.precision)},
-              {"compiled", t.compiled}};
+  Json j{{"seq_len", t.seq_len},
+         {"global_batch", t.global_batch},
+         {"precision", to_string(t.precision)},
+         {"compiled", t.compiled}};
+  // Written only when it is not the precision's own, so documents of runs that do not set it
+  // read as before.
+  if (t.reduce_dtype != ReduceDtype::automatic) j["reduce_dtype"] = to_string(t.reduce_dtype);
+  return j;
 }
 
 TrainingSpec training_from_json(const JsonReader& r) {
-  r.reject_unknown_keys({"seq_len", "global_batch", "precision", "compiled"});
+  r.reject_unknown_keys({"seq_len", "global_batch", "precision", "reduce_dtype", "compiled"});
   TrainingSpec t;
   t.seq_len = r.get_int("seq_len", 1);
   t.global_batch = r.get_int("global_batch", 1);
   t.precision = precision_from_string(r.get_enum("precision", precision_names(), "bf16-mixed"), r.file(),
                                       r.field_path("precision"));
+  t.reduce_dtype = reduce_dtype_from_string(r.get_enum("reduce_dtype", reduce_dtype_names(), "auto"), r.file(),
+                                            r.field_path("reduce_dtype"));
   t.compiled = r.get_bool("compiled", false);
   return t;
 }

@@ -15,6 +15,13 @@ enum class Precision {
   fp32,        // everything fp32
 };
 
+// The dtype gradients are reduce-scattered in (FSDP2 MixedPrecisionPolicy.reduce_dtype).
+enum class ReduceDtype {
+  automatic,  // the precision's own: fp32 for bf16-mixed and fp32, bf16 for bf16
+  fp32,       // e.g. bf16 params and states with fp32 gradient reduction (KempnerForge)
+  bf16,       // e.g. fp32 master weights with bf16 gradient reduction (fms-fsdp, Composer PURE)
+};
+
 enum class ActivationCheckpointing {
   none,       // every op's saved tensors kept for backward
   selective,  // matmul and attention outputs kept, norms and elementwise ops recomputed
@@ -30,6 +37,7 @@ struct TrainingSpec {
   int64_t seq_len = 2048;       // tokens per sequence (feedforward: rows per sample, usually 1)
   int64_t global_batch = 512;   // sequences per optimizer step, across all dp ranks
   Precision precision = Precision::bf16_mixed;
+  ReduceDtype reduce_dtype = ReduceDtype::automatic;
   // torch.compile fuses RMSNorm and the elementwise ops (fewer saved tensors, fewer passes over
   // memory). Off: eager kernels, as PyTorch runs them by default and as our LibTorch executor runs.
   bool compiled = false;
@@ -52,12 +60,15 @@ struct Plan {
 };
 
 std::string to_string(Precision p);
+std::string to_string(ReduceDtype r);
 std::string to_string(ActivationCheckpointing a);
 std::string to_string(GradSync g);
 const std::vector<std::string>& precision_names();
+const std::vector<std::string>& reduce_dtype_names();  // "auto", "fp32", "bf16"
 const std::vector<std::string>& ac_names();
 const std::vector<std::string>& grad_sync_names();
 Precision precision_from_string(const std::string& s, const std::string& where, const std::string& field);
+ReduceDtype reduce_dtype_from_string(const std::string& s, const std::string& where, const std::string& field);
 ActivationCheckpointing ac_from_string(const std::string& s, const std::string& where, const std::string& field);
 GradSync grad_sync_from_string(const std::string& s, const std::string& where, const std::string& field);
 
@@ -70,6 +81,8 @@ struct PrecisionBytes {
   int reduce;         // reduce-scatter payload
 };
 PrecisionBytes precision_bytes(Precision p);
+// The precision's bytes with the training's reduce dtype (reduce; the rest is the precision's).
+PrecisionBytes precision_bytes(const TrainingSpec& t);
 
 Json training_to_json(const TrainingSpec& t);
 TrainingSpec training_from_json(const JsonReader& r);

@@ -85,8 +85,20 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     mem.unsharded_grads_bytes = (L * block_unit_numel + root_unit_numel) * pb.reduce + block_bytes_c;
   else
     mem.unsharded_grads_bytes = root_bytes_c + block_bytes_c;
-  const bool staged_reduce = training.precision == Precision::bf16_mixed || cl.backend == "gloo";
+  // FSDP2 casts a unit's unsharded gradients to the reduce dtype into a separate buffer when the
+  // two differ (bf16 compute, fp32 reduce); Gloo's emulated reduce-scatter always stages.
+  const bool staged_reduce = pb.reduce != pb.compute || cl.backend == "gloo";
   mem.comm_buffers_bytes = staged_reduce ? block_unit_numel * pb.reduce : 0.0;
+  if (dp == 1 && !runtime.fsdp_at_dp1) {
+    // Without FSDP (dp = 1): the gradients accumulate in the parameters' .grad (the grads line),
+    // nothing is gathered or reduced. Under bf16-mixed the parameters stay fp32 and autocast casts
+    // each weight to bf16 for its matmul, which saves the cast for backward: every unit's bf16
+    // copy is alive at the start of backward.
+    const double units_numel = static_cast<double>(L) * block_unit_numel + root_unit_numel;
+    mem.gathered_params_bytes = pb.compute != pb.master_param ? units_numel * c : 0.0;
+    mem.unsharded_grads_bytes = 0;
+    mem.comm_buffers_bytes = 0;
+  }
 
   const ActTable acts = block_activations(model, d, runtime.kernels, training.compiled);
   double kept_per_token = 0, recomputed_per_token = 0;

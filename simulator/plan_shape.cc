@@ -62,7 +62,7 @@ PlanShape plan_shape(const ModelSpec& m, const TrainingSpec& t, const Plan& p, c
   ps.tokens_d = static_cast<double>(ps.tokens);
   ps.grad_accum = p.grad_accum(t);
   ps.sp = p.sequence_parallel && tp > 1;
-  ps.bytes = precision_bytes(t.precision);
+  ps.bytes = precision_bytes(t);
   LocalDims& d = ps.d;
   d.c = ps.bytes.compute;
   d.h = static_cast<double>(m.dim);

@@ -13,6 +13,7 @@ Runtime make_runtime(RuntimeKind kind, const ClusterSpec& cluster) {
   r.memory_at_instants = executor;
   r.composed_adamw = executor;
   r.eager_op_overhead = r.kernels == KernelFlavor::composed;
+  r.fsdp_at_dp1 = executor;
   return r;
 }
 

@@ -34,6 +34,12 @@ struct Runtime {
   bool composed_adamw = false;
   // Every eager non-GEMM op pays efficiency.op_overhead_s (composed kernels on a CPU host).
   bool eager_op_overhead = false;
+  // FSDP wraps the model even when dp = 1. FSDP2 runs (torchtitan applies fully_shard only when
+  // its dp_shard degree is above 1; Lightning's ModelParallelStrategy example only when the
+  // data-parallel mesh has more than one rank) train a plain (TP) model then: no gathered copies,
+  // no unsharded gradient buffers (docs/cost-model.md, "Without FSDP (dp = 1)"). The executor
+  // keeps its flat shard at dp = 1.
+  bool fsdp_at_dp1 = false;
 };
 
 // The runtime `kind` on `cluster`: kernels are composed on a CPU device and fused on a GPU.

@@ -176,3 +176,31 @@ TEST(PlanFile, WriteReadAtomic) {
 
 }  // namespace
 }  // namespace planner
+
+namespace planner {
+namespace {
+
+TEST(TrainingJson, ReduceDtypeIsWrittenOnlyWhenSetAndRoundTrips) {
+  TrainingSpec t;
+  EXPECT_FALSE(training_to_json(t).contains("reduce_dtype"));  // the precision's own: older documents read alike
+  t.precision = Precision::bf16;
+  t.reduce_dtype = ReduceDtype::fp32;
+  const Json j = training_to_json(t);
+  EXPECT_EQ(j["reduce_dtype"], "fp32");
+  const TrainingSpec back = training_from_json(JsonReader(j, "plan.json", "training"));
+  EXPECT_EQ(back.reduce_dtype, ReduceDtype::fp32);
+  EXPECT_EQ(precision_bytes(back).reduce, 4);
+  EXPECT_EQ(precision_bytes(back).compute, 2);
+  Json bad = j;
+  bad["reduce_dtype"] = "fp16";
+  try {
+    training_from_json(JsonReader(bad, "plan.json", "training"));
+    FAIL() << "accepted reduce_dtype fp16";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("plan.json: field 'training.reduce_dtype'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'auto', 'fp32', 'bf16'"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace planner

@@ -149,6 +149,70 @@ TEST(Memory, TheExecutorOnAGpuPeaksAtItsLargestInstant) {
                                         b.comm_buffers_bytes);
 }
 
+// FeedForward(1024, 4096) on one H100: n = 3 x 1024 x 4096 = 12,582,912 parameters, dp = tp = 1.
+// FSDP2 runs (torchtitan, Lightning) do not wrap the model at dp = 1: nothing is gathered or
+// reduced. Under bf16-mixed the fp32 params are cast per matmul by autocast and the bf16 copies
+// saved for backward (2n bytes); pure bf16 computes on the params themselves.
+TEST(Memory, WithoutFsdpAtDp1NothingIsGatheredOrReduced) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 1;
+  TrainingSpec t;
+  t.seq_len = 1;
+  t.global_batch = 4;
+  Plan p;
+  p.micro_batch = 1;
+  p.grad_sync = GradSync::last_micro_batch;  // 4 micro-batches, no sync: still no extra buffer
+  const double n = 3.0 * 1024 * 4096;
+  const ModelSpec m = resolve_model("feedforward:1024x4096");
+  const MemoryBreakdown mixed = Simulator(m, t, c).evaluate(p).prediction.memory;
+  EXPECT_EQ(mixed.master_params_bytes, 4 * n);
+  EXPECT_EQ(mixed.grads_bytes, 4 * n);
+  EXPECT_EQ(mixed.optimizer_bytes, 8 * n);
+  EXPECT_EQ(mixed.gathered_params_bytes, 2 * n);
+  EXPECT_EQ(mixed.unsharded_grads_bytes, 0);
+  EXPECT_EQ(mixed.comm_buffers_bytes, 0);
+  t.precision = Precision::bf16;
+  const MemoryBreakdown pure = Simulator(m, t, c).evaluate(p).prediction.memory;
+  EXPECT_EQ(pure.master_params_bytes, 2 * n);
+  EXPECT_EQ(pure.gathered_params_bytes, 0);
+  EXPECT_EQ(pure.unsharded_grads_bytes, 0);
+  // At dp = 2 FSDP is back: the unit gathered (2n bf16) and, with sync only on the last
+  // micro-batch, every unsharded gradient accumulated in the reduce dtype (bf16 here: 2n) plus the
+  // unit's bf16 grads being computed (2n).
+  c.gpus_per_node = 2;
+  p.dp = 2;
+  t.global_batch = 8;
+  const MemoryBreakdown fsdp = Simulator(m, t, c).evaluate(p).prediction.memory;
+  EXPECT_EQ(fsdp.gathered_params_bytes, 2 * n);
+  EXPECT_EQ(fsdp.unsharded_grads_bytes, 2 * n + 2 * n);
+}
+
+// The same FeedForward on 2 H100s, dp = 2, pure bf16. Reducing in fp32 (FSDP2 reduce_dtype, as
+// KempnerForge does) stages the unit's gradients in an fp32 buffer (4n bytes) and sends twice the
+// bytes: the reduce-scatter of the unit's n fp32 elements over 2 ranks moves 1/2 x 4n bytes.
+TEST(Memory, ReduceDtypeStagesAndDoublesTheReduce) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 2;
+  TrainingSpec t;
+  t.seq_len = 1;
+  t.global_batch = 2;
+  t.precision = Precision::bf16;
+  Plan p;
+  p.dp = 2;
+  const double n = 3.0 * 1024 * 4096;
+  const ModelSpec m = resolve_model("feedforward:1024x4096");
+  const Prediction bf16_reduce = Simulator(m, t, c).evaluate(p).prediction;
+  EXPECT_EQ(bf16_reduce.memory.comm_buffers_bytes, 0);
+  t.reduce_dtype = ReduceDtype::fp32;
+  const Prediction fp32_reduce = Simulator(m, t, c).evaluate(p).prediction;
+  EXPECT_EQ(fp32_reduce.memory.comm_buffers_bytes, 4 * n);
+  EXPECT_EQ(fp32_reduce.memory.grads_bytes, bf16_reduce.memory.grads_bytes);  // the shard keeps the param dtype
+  // Ring reduce-scatter: (n-1) alpha + (n-1)/n S / B with S = 4n (fp32) vs 2n (bf16) bytes.
+  const LinkSpec& l = c.intra_node;
+  EXPECT_NEAR(fp32_reduce.time.fsdp_reduce_scatter_s, l.latency_s + 0.5 * 4 * n / l.effective_bw_Bps(), 1e-12);
+  EXPECT_NEAR(bf16_reduce.time.fsdp_reduce_scatter_s, l.latency_s + 0.5 * 2 * n / l.effective_bw_Bps(), 1e-12);
+}
+
 TEST(Memory, OverCapacityIsAValueWithAReason) {
   Simulator sim = testing::preset_simulator("llama3-70b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/8);
   Plan p;
