@@ -13,11 +13,11 @@ std::string to_string(TpStyle s) {
   return "?";
 }
 
-std::vector<TpRule> default_tp_plan(ModelKind kind) {
+std::vector<TpRule> default_tp_plan(ModelKind kind, const TpPlanOptions& options) {
   if (kind == ModelKind::feedforward)
     return {{"w1", TpStyle::colwise}, {"w2", TpStyle::rowwise}, {"w3", TpStyle::colwise}};
   return {
-      {"tok_embeddings", TpStyle::rowwise},
+      {"tok_embeddings", options.shard_embedding ? TpStyle::rowwise : TpStyle::replicate},
       {"layers.*.attention_norm", TpStyle::replicate},
       {"layers.*.attention.wq", TpStyle::colwise},
       {"layers.*.attention.wk", TpStyle::colwise},

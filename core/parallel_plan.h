@@ -22,10 +22,19 @@ struct TpRule {
   TpStyle style;
 };
 
+// How the vocabulary-sized ends of a decoder are split over TP. torchtitan shards both (the
+// defaults); Lightning's ModelParallelStrategy example gathers the logits
+// (ColwiseParallel(output_layouts=Replicate())), KempnerForge also keeps the embedding whole.
+struct TpPlanOptions {
+  bool shard_embedding = true;  // tok_embeddings RowwiseParallel (vocab-sharded); false: replicated
+  bool loss_parallel = true;    // logits stay vocab-sharded and the loss is vocab-parallel; false:
+                                // the logits are all-gathered to the full vocabulary on every TP rank
+};
+
 // {w1: colwise, w2: rowwise, w3: colwise} for the FeedForward; for the Llama decoder q/k/v
-// colwise, o rowwise, the MLP as above, tok_embeddings rowwise (vocab), output colwise (vocab,
-// loss parallel), norms replicated.
-std::vector<TpRule> default_tp_plan(ModelKind kind);
+// colwise, o rowwise, the MLP as above, tok_embeddings rowwise (vocab; replicated when
+// !shard_embedding), output colwise (vocab), norms replicated.
+std::vector<TpRule> default_tp_plan(ModelKind kind, const TpPlanOptions& options = {});
 TpStyle tp_style_for(const std::vector<TpRule>& plan, const std::string& module);
 
 // Which tensor dim a style shards for a module type (-1: none).

@@ -73,11 +73,14 @@ Json training_to_json(const TrainingSpec& t) {
   // Written only when it is not the precision's own, so documents of runs that do not set it
   // read as before.
   if (t.reduce_dtype != ReduceDtype::automatic) j["reduce_dtype"] = to_string(t.reduce_dtype);
+  if (!t.tp_plan.loss_parallel) j["loss_parallel"] = false;
+  if (!t.tp_plan.shard_embedding) j["shard_embedding"] = false;
   return j;
 }
 
 TrainingSpec training_from_json(const JsonReader& r) {
-  r.reject_unknown_keys({"seq_len", "global_batch", "precision", "reduce_dtype", "compiled"});
+  r.reject_unknown_keys(
+      {"seq_len", "global_batch", "precision", "reduce_dtype", "loss_parallel", "shard_embedding", "compiled"});
   TrainingSpec t;
   t.seq_len = r.get_int("seq_len", 1);
   t.global_batch = r.get_int("global_batch", 1);
@@ -85,6 +88,8 @@ TrainingSpec training_from_json(const JsonReader& r) {
                                       r.field_path("precision"));
   t.reduce_dtype = reduce_dtype_from_string(r.get_enum("reduce_dtype", reduce_dtype_names(), "auto"), r.file(),
                                             r.field_path("reduce_dtype"));
+  t.tp_plan.loss_parallel = r.get_bool("loss_parallel", true);
+  t.tp_plan.shard_embedding = r.get_bool("shard_embedding", true);
   t.compiled = r.get_bool("compiled", false);
   return t;
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/json_io.h"
+#include "core/parallel_plan.h"
 
 namespace planner {
 
@@ -38,6 +39,8 @@ struct TrainingSpec {
   int64_t global_batch = 512;   // sequences per optimizer step, across all dp ranks
   Precision precision = Precision::bf16_mixed;
   ReduceDtype reduce_dtype = ReduceDtype::automatic;
+  // The vocabulary ends of the TP plan (the framework's choice, not searched).
+  TpPlanOptions tp_plan;
   // torch.compile fuses RMSNorm and the elementwise ops (fewer saved tensors, fewer passes over
   // memory). Off: eager kernels, as PyTorch runs them by default and as our LibTorch executor runs.
   bool compiled = false;

@@ -93,8 +93,8 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     // Without FSDP (dp = 1): the gradients accumulate in the parameters' .grad (the grads line),
     // nothing is gathered or reduced. Under bf16-mixed the parameters stay fp32 and autocast casts
     // each weight to bf16 for its matmul, which saves the cast for backward: every unit's bf16
-    // copy is alive at the start of backward.
-    const double units_numel = static_cast<double>(L) * block_unit_numel + root_unit_numel;
+    // copy is alive at the start of backward (not the embedding's: a lookup is not autocast).
+    const double units_numel = static_cast<double>(L) * block_unit_numel + root_unit_numel - ps.shards.embedding_numel;
     mem.gathered_params_bytes = pb.compute != pb.master_param ? units_numel * c : 0.0;
     mem.unsharded_grads_bytes = 0;
     mem.comm_buffers_bytes = 0;
@@ -116,8 +116,13 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
   // Backward of one block holds its recomputed tensors on top of everything kept.
   mem.activations_bytes = Td * (L * kept_per_token + recomputed_per_token);
   if (llama) {
-    const double v = static_cast<double>(model.vocab_size) / tp;
-    const double logit_bytes = c + (cb < 4 ? 4.0 : 0.0) + 4.0 + 4.0;  // logits, fp32 copy, softmax, grad
+    // Logits per token: vocab-sharded under loss parallel, the whole vocabulary once gathered.
+    const double v = static_cast<double>(model.vocab_size) / (training.tp_plan.loss_parallel ? tp : 1);
+    // Eager cross-entropy on logits.float(): forward holds the logits (c), their fp32 copy and
+    // log_softmax's output (4 + 4); backward holds that saved output, nll_loss's gradient and
+    // log_softmax's input gradient (4 + 4 + 4), the fp32 copy being gone (log_softmax's backward
+    // needs only its output). The larger of the two: 12 bytes per logit.
+    const double logit_bytes = std::max(c + (cb < 4 ? 4.0 : 0.0) + 4.0, 12.0);
     const double norm_saved = training.compiled ? c * d.hs + 4.0 / (d.h / d.hs) : 4.0 * d.hs + c * d.hs + 4.0 / (d.h / d.hs);
     mem.logits_bytes = Td * (v * logit_bytes + norm_saved + c * d.h);
   } else {

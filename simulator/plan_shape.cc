@@ -33,6 +33,7 @@ TpShapes tp_shapes(const ModelSpec& m, const std::vector<TpRule>& tp_plan, int64
       s.block_local_numel += numel;
     else
       s.root_local_numel += numel;
+    if (t.type == ModuleType::embedding) s.embedding_local_numel += numel;
   }
   return s;
 }
@@ -50,6 +51,7 @@ FsdpShards fsdp_shards(const TpShapes& s, int64_t dp) {
   f.block_unit_numel = f.block_shard_numel * dp;
   f.root_unit_numel = f.root_shard_numel * dp;
   f.has_root = f.root_unit_numel > 0;
+  f.embedding_numel = s.embedding_local_numel;
   return f;
 }
 

@@ -24,6 +24,7 @@ struct TpShapes {
   std::vector<TensorShard> tensors;  // parameter_tensors() order
   double block_local_numel = 0;     // one transformer block (FSDP unit), after TP
   double root_local_numel = 0;      // embeddings + final norm + output head, after TP
+  double embedding_local_numel = 0;  // the input embedding alone, after TP
 };
 TpShapes tp_shapes(const ModelSpec& m, const std::vector<TpRule>& tp_plan, int64_t tp);
 
@@ -35,6 +36,7 @@ struct FsdpShards {
   double block_unit_numel = 0;   // one block gathered (padded): block_shard_numel * dp
   double root_unit_numel = 0;    // the root gathered (padded)
   bool has_root = false;         // the model has a root unit (Llama; not the FeedForward)
+  double embedding_numel = 0;    // the input embedding's TP-local elements (in the root unit)
 };
 FsdpShards fsdp_shards(const TpShapes& s, int64_t dp);
 

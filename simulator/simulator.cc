@@ -29,7 +29,7 @@ Simulator::Simulator(ModelSpec model, TrainingSpec training, ClusterSpec cluster
       training_(training),
       cluster_(std::move(cluster)),
       runtime_(runtime),
-      tp_plan_(default_tp_plan(model_.kind)),
+      tp_plan_(default_tp_plan(model_.kind, training_.tp_plan)),
       block_ops_(block_ops(model_)) {
   validate_model(model_, model_.name);
   PLANNER_CHECK(training_.seq_len >= 1 && training_.global_batch >= 1, "bad training spec");

@@ -109,9 +109,13 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   if (llama) {
     const int64_t vl = model.vocab_size / tp;
     const double vld = static_cast<double>(vl);
+    const double vocab = static_cast<double>(model.vocab_size);
+    // The embedding's rows on this rank, and the logits each rank's loss reads (TpPlanOptions).
+    const double v_embedding = training.tp_plan.shard_embedding ? vld : vocab;
+    const double v_logits = training.tp_plan.loss_parallel ? vld : vocab;
     pre.fwd_s = memory_bound_seconds(cl, 2.0 * act_bytes);
-    pre.bwd_s = memory_bound_seconds(cl, vld * d.h * c + 2.0 * act_bytes);  // zero-fill + index_add
-    const double logits_elems = Td * vld;
+    pre.bwd_s = memory_bound_seconds(cl, v_embedding * d.h * c + 2.0 * act_bytes);  // zero-fill + index_add
+    const double logits_elems = Td * v_logits;
     post.fwd_s = memory_bound_seconds(cl, norm_bytes) + gt.head_fwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 16.0));
     post.bwd_s = memory_bound_seconds(cl, 2.0 * norm_bytes) + gt.head_bwd_s +
@@ -193,11 +197,19 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     } else if (plan.ac == ActivationCheckpointing::selective) {
       blk.recompute_tp_s = sp ? 2.0 * tp_all_gather(act_bytes, 0.0) : 0.0;  // the norm outputs again
     }
-    pre.fwd_tp_s = tp > 1 ? (sp ? tp_reduce_scatter(act_bytes, pre.fwd_s) : tp_all_reduce(act_bytes, pre.fwd_s)) : 0.0;
+    // A vocab-sharded embedding's output is a partial sum over the TP group; a replicated one is
+    // whole on every rank (under SP each keeps its slice of the sequence: no collective).
+    pre.fwd_tp_s = tp > 1 && training.tp_plan.shard_embedding
+                       ? (sp ? tp_reduce_scatter(act_bytes, pre.fwd_s) : tp_all_reduce(act_bytes, pre.fwd_s))
+                       : 0.0;
     pre.bwd_tp_s = sp ? tp_all_gather(act_bytes, bwd_gap) : 0.0;
     // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
-    post.fwd_tp_s = (sp ? tp_all_gather(act_bytes, fwd_gap) : 0.0) + tp_all_reduce(Td * 4.0, post.fwd_s) +
-                    2.0 * tp_all_reduce(Td * 4.0, 0.0);
+    // Without it the head's vocab-sharded logits are all-gathered (T x V in the compute dtype).
+    const bool loss_parallel = training.tp_plan.loss_parallel;
+    const double gathered_logits_bytes = Td * static_cast<double>(model.vocab_size) * c;
+    post.fwd_tp_s = (sp ? tp_all_gather(act_bytes, fwd_gap) : 0.0) +
+                    (loss_parallel ? tp_all_reduce(Td * 4.0, post.fwd_s) : tp_all_gather(gathered_logits_bytes, post.fwd_s)) +
+                    (loss_parallel ? 2.0 * tp_all_reduce(Td * 4.0, 0.0) : 0.0);
     post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes, post.bwd_s) + tp_all_reduce(d.h * c, 0.0)
                        : tp_all_reduce(act_bytes, post.bwd_s);
   } else {

@@ -213,6 +213,32 @@ TEST(Memory, ReduceDtypeStagesAndDoublesTheReduce) {
   EXPECT_NEAR(bf16_reduce.time.fsdp_reduce_scatter_s, l.latency_s + 0.5 * 2 * n / l.effective_bw_Bps(), 1e-12);
 }
 
+// Llama-3-8B on 2 H100s, dp = 1, tp = 2, 1024 tokens per micro-batch, bf16-mixed. Gathering the
+// logits (no loss parallel) holds the whole vocabulary per token instead of half of it: 1024 x
+// 128256/2 x 12 B more (eager cross-entropy: 12 bytes per logit). A replicated embedding keeps all
+// 128256 x 4096 rows on each TP rank: the other half in fp32 params, fp32 grads and two AdamW states.
+TEST(Memory, TheVocabularyEndsOfTheTpPlan) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 2;
+  TrainingSpec t;
+  t.seq_len = 1024;
+  t.global_batch = 1;
+  Plan p;
+  p.tp = 2;
+  const ModelSpec m = resolve_model("llama3-8b");
+  const MemoryBreakdown sharded = Simulator(m, t, c).evaluate(p).prediction.memory;
+  t.tp_plan.loss_parallel = false;
+  const MemoryBreakdown gathered = Simulator(m, t, c).evaluate(p).prediction.memory;
+  EXPECT_EQ(gathered.logits_bytes - sharded.logits_bytes, 1024.0 * 64128 * 12);
+  EXPECT_EQ(gathered.master_params_bytes, sharded.master_params_bytes);
+  t.tp_plan.shard_embedding = false;
+  const MemoryBreakdown replicated = Simulator(m, t, c).evaluate(p).prediction.memory;
+  const double half_embedding = 64128.0 * 4096;
+  EXPECT_EQ(replicated.master_params_bytes - gathered.master_params_bytes, 4 * half_embedding);
+  EXPECT_EQ(replicated.grads_bytes - gathered.grads_bytes, 4 * half_embedding);
+  EXPECT_EQ(replicated.optimizer_bytes - gathered.optimizer_bytes, 8 * half_embedding);
+}
+
 TEST(Memory, OverCapacityIsAValueWithAReason) {
   Simulator sim = testing::preset_simulator("llama3-70b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/8);
   Plan p;
