@@ -20,7 +20,7 @@
 
 #include "core/error.h"
 #include "executor/blas.h"
-#include "executor/calibrate.h"
+#include "executor/measure.h"
 #include "executor/memory.h"
 #include "executor/model.h"
 
