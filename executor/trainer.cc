@@ -13,9 +13,9 @@
 
 #include "core/error.h"
 #include "executor/blas.h"
-#include "executor/calibrate.h"
 #include "executor/checkpoint_io.h"
 #include "executor/data.h"
+#include "executor/measure.h"
 #include "executor/memory.h"
 #include "executor/parallelize.h"
 
