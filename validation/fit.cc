@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "simulator/collectives.h"
 
 namespace planner::validation {
 
@@ -140,24 +141,18 @@ double hidden_fraction(const OverlapSample& s) {
 }
 
 CollectiveTerms collective_terms(const CollectiveSample& s, const std::string& backend, double mem_bw_Bps) {
-  const double n = static_cast<double>(s.group_size);
+  // The simulator's one table of collectives (simulator/collectives.h): the fit finds alpha and B
+  // of the very formula the simulator prices with.
+  const CollectiveKind kind = s.kind == FitCollective::all_gather       ? CollectiveKind::all_gather
+                              : s.kind == FitCollective::reduce_scatter ? CollectiveKind::reduce_scatter
+                                                                        : CollectiveKind::all_reduce;
+  const CollectiveAlgorithm a = ring_algorithm(kind, s.group_size);
   CollectiveTerms t;
-  switch (s.kind) {
-    case FitCollective::all_gather:
-      t.steps = n - 1;
-      t.bus_bytes = (n - 1) / n * s.bytes;
-      break;
-    case FitCollective::reduce_scatter:
-      t.steps = n - 1;
-      t.bus_bytes = (n - 1) / n * s.bytes;
-      // Gloo: all_to_all then a local sum reading the input and writing 1/n of it.
-      if (backend == "gloo") t.extra_s = (s.bytes + s.bytes / n) / mem_bw_Bps;
-      break;
-    case FitCollective::all_reduce:
-      t.steps = 2 * (n - 1);
-      t.bus_bytes = 2 * (n - 1) / n * s.bytes;
-      break;
-  }
+  t.steps = a.steps;
+  t.bus_bytes = a.bus_factor * s.bytes;
+  // Gloo: all_to_all then a local sum reading the input and writing 1/n of it.
+  if (kind == CollectiveKind::reduce_scatter && backend == "gloo")
+    t.extra_s = gloo_local_sum_bytes(s.group_size, s.bytes) / mem_bw_Bps;
   return t;
 }
 
