@@ -1,41 +1,66 @@
-// planner: plan, simulate, size and run 2D (FSDP x TP) training. One file per subcommand under
-// planner/cli/ (topology/cli, executor/cli); each has a register_* function that declares its
-// options and its run callback.
+// planner: plan, simulate, size and run 2D (FSDP x TP) training. One file per subcommand in app/:
+// an options struct, add_* declares its flags on a CLI11 subcommand, run_* does the work and
+// returns the exit code, which main returns. Only app/ sees CLI11.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
-#include <iostream>
+#include <functional>
+#include <vector>
 
+#include "app/gate.h"
+#include "app/plan.h"
+#include "app/probe.h"
+#include "app/report.h"
+#include "app/simulate.h"
+#include "app/suggest.h"
+#include "app/validate.h"
 #include "core/error.h"
-#include "planner/cli/commands.h"
-#include "reports/cli/cmd_gate.h"
-#include "reports/cli/cmd_report.h"
-#include "topology/cli/probe_command.h"
-#ifdef PLANNER_HAVE_TORCH  // the executor's subcommands exist only in builds with LibTorch
-#include "executor/cli/calibrate_command.h"
-#include "executor/cli/train_command.h"
-#include "executor/cli/validate_command.h"
+#ifdef PLANNER_HAVE_TORCH  // train and calibrate exist only in builds with LibTorch (the executor)
+#include "app/calibrate.h"
+#include "app/train.h"
 #endif
 
 int main(int argc, char** argv) {
-  CLI::App app{"planner: plan, predict and prove 2D (FSDP x tensor-parallel) training splits"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Show the help of every subcommand");
-  planner::cli::register_plan(app);
-  planner::cli::register_simulate(app);
-  planner::cli::register_suggest(app);
-  planner::cli::register_probe(app);
-  planner::cli::register_report(app);
-  planner::cli::register_gate(app);
+  using namespace planner::app;
+  CLI::App cli{"planner: plan, predict and prove 2D (FSDP x tensor-parallel) training splits"};
+  cli.require_subcommand(1);
+  cli.set_help_all_flag("--help-all", "Show the help of every subcommand");
+
+  struct Subcommand {
+    CLI::App* cmd;
+    std::function<int()> run;
+  };
+  PlanOptions plan;
+  SimulateOptions simulate;
+  SuggestOptions suggest;
+  ProbeOptions probe;
+  ReportOptions report;
+  GateOptions gate;
+  ValidateOptions validate;
+  std::vector<Subcommand> subcommands{
+      {add_plan(cli, &plan), [&] { return run_plan(plan); }},
+      {add_simulate(cli, &simulate), [&] { return run_simulate(simulate); }},
+      {add_suggest(cli, &suggest), [&] { return run_suggest(suggest); }},
+      {add_probe(cli, &probe), [&] { return run_probe(probe); }},
+      {add_report(cli, &report), [&] { return run_report(report); }},
+      {add_gate(cli, &gate), [&] { return run_gate(gate); }},
+  };
 #ifdef PLANNER_HAVE_TORCH
-  planner::cli::register_train(app);
-  planner::cli::register_calibrate(app);
-  planner::cli::register_validate(app);
+  TrainOptions train;
+  CalibrateOptions calibrate;
+  subcommands.push_back({add_train(cli, &train), [&] { return run_train(train); }});
+  subcommands.push_back({add_calibrate(cli, &calibrate), [&] { return run_calibrate(calibrate); }});
 #endif
+  // Without LibTorch, validate only rescores stored validations (--rescore).
+  subcommands.push_back({add_validate(cli, &validate), [&] { return run_validate(validate); }});
+
   try {
-    app.parse(argc, argv);
+    cli.parse(argc, argv);
+    for (const Subcommand& s : subcommands)
+      if (cli.got_subcommand(s.cmd)) return s.run();
+    return 0;
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
+    int rc = cli.exit(e);
     return rc == 0 ? 0 : 2;  // usage errors exit 2 like every other input error
   } catch (const planner::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
@@ -47,5 +72,4 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
   }
-  return planner::cli::exit_code();
 }

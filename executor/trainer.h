@@ -1,5 +1,6 @@
-// Training with a plan: AdamW on the local shards, gradient accumulation, measurement, the run
-// record (format "planner-run/1", docs/executor.md) and checkpoints.
+// Training with a plan: the step loop (gradient accumulation, AdamW on the local shards from
+// executor/optimizer.h, checkpoints through executor/checkpoint_io.h), measurement and the run
+// record (format "planner-run/1", docs/executor.md).
 #pragma once
 #include <ATen/ATen.h>
 #include <cstdint>
@@ -12,16 +13,9 @@
 #include "core/training_spec.h"
 #include "executor/comm.h"
 #include "executor/launcher.h"
+#include "executor/optimizer.h"
 
 namespace planner::executor {
-
-struct AdamWConfig {
-  double lr = 3e-4;
-  double beta1 = 0.9;
-  double beta2 = 0.95;
-  double eps = 1e-8;
-  double weight_decay = 0.1;
-};
 
 struct TrainConfig {
   ModelSpec model;

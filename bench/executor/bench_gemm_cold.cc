@@ -16,7 +16,7 @@
 
 #include "core/model_spec.h"
 #include "executor/blas.h"
-#include "executor/calibrate.h"
+#include "executor/measure.h"
 #include "executor/cold_operands.h"
 
 namespace {

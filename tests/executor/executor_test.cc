@@ -23,8 +23,11 @@
 #include "executor/blas.h"
 #include "executor/comm.h"
 #include "executor/launcher.h"
+#include "executor/data.h"
+#include "executor/fsdp.h"
 #include "executor/memory.h"
 #include "executor/model.h"
+#include "executor/parallelize.h"
 #include "executor/trainer.h"
 
 #include "support/run_binary.h"
@@ -249,6 +252,39 @@ TEST(ModelOps, LlamaForwardRunsTheMatmulsTheSimulatorPrices) {
   EXPECT_EQ(MatmulCounter::mm, 29);
   EXPECT_EQ(MatmulCounter::bmm, 8);
   EXPECT_TRUE(std::isfinite(loss.item<double>()));
+}
+
+TEST(ModelOps, BlockWeightsAreBoundByNameFromTheBlockOpsTable) {
+  // llama-tiny's block unit lists its parameters in parameter_tensors()' order; tensor i holds the
+  // value i, so a field bound to the wrong parameter shows it.
+  const ModelSpec m = resolve_model("llama-tiny");
+  const std::vector<Unit> units = build_units(m, /*dp=*/2, /*tp=*/2);
+  const std::vector<std::string> names = units[1].names_in_unit();
+  EXPECT_EQ(names, (std::vector<std::string>{"attention_norm", "attention.wq", "attention.wk", "attention.wv",
+                                             "attention.wo", "ffn_norm", "feed_forward.w1", "feed_forward.w2",
+                                             "feed_forward.w3"}));
+  std::vector<at::Tensor> ts;
+  for (size_t i = 0; i < names.size(); ++i) ts.push_back(at::full({1}, static_cast<double>(i)));
+  const BlockWeights w = BlockWeightIndex(block_ops(m), names).bind(ts);
+  const std::vector<at::Tensor> fields{w.attention_norm, w.wq, w.wk, w.wv, w.wo, w.ffn_norm, w.w1, w.w2, w.w3};
+  for (size_t i = 0; i < fields.size(); ++i) EXPECT_EQ(fields[i].item<double>(), static_cast<double>(i)) << names[i];
+  // The same names in another order bind the same fields: w2 now comes first.
+  const BlockWeights r = BlockWeightIndex(block_ops(m), std::vector<std::string>(names.rbegin(), names.rend()))
+                             .bind(std::vector<at::Tensor>(ts.rbegin(), ts.rend()));
+  EXPECT_EQ(r.w2.item<double>(), 7.0);
+  EXPECT_EQ(r.attention_norm.item<double>(), 0.0);
+  // A unit without one of block_ops()' weights, or with one it does not name, is a bug.
+  EXPECT_THROW(BlockWeightIndex(block_ops(m), std::vector<std::string>(names.begin(), names.end() - 1)), InternalError);
+  std::vector<std::string> extra = names;
+  extra.push_back("feed_forward.w4");
+  EXPECT_THROW(BlockWeightIndex(block_ops(m), extra), InternalError);
+  // The FeedForward's unit: w1, w2, w3 under their own names.
+  const ModelSpec ff = resolve_model("feedforward:64x256");
+  const std::vector<std::string> ff_names = build_units(ff, 1, 1)[0].names_in_unit();
+  EXPECT_EQ(ff_names, (std::vector<std::string>{"w1", "w2", "w3"}));
+  const BlockWeights f = BlockWeightIndex(block_ops(ff), ff_names).bind({ts[0], ts[1], ts[2]});
+  EXPECT_EQ(f.w3.item<double>(), 2.0);
+  EXPECT_FALSE(f.wq.defined());
 }
 
 // ------------------------------------------------------------------------------------- memory, BLAS

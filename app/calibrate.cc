@@ -1,0 +1,67 @@
+#include "app/calibrate.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace planner::app {
+
+int run_calibrate(const CalibrateOptions& a) {
+  validation::CalibrateOptions o = a.o;
+  if (!a.models.empty()) o.measure.models = a.models;
+  if (!a.micro_batches.empty()) o.measure.micro_batches = a.micro_batches;
+  if (a.quick) {
+    // Tests: 3 message sizes, 3 repetitions.
+    o.measure.message_bytes = {4096, 65536, 1048576};
+    o.measure.repeats = 3;
+    o.measure.min_time_s = 0.0005;
+  }
+  const int rc = validation::run_calibration(o);
+  if (rc != 0) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: calibration %s (exit %d); nothing was written to %s\n",
+                 rc == 130 ? "interrupted" : rc == 124 ? "timed out" : "failed", rc, o.out_path.c_str());
+    std::fflush(stderr);
+    std::_Exit(rc);
+  }
+  return 0;
+}
+
+CLI::App* add_calibrate(CLI::App& cli, CalibrateOptions* a) {
+  CLI::App* c = cli.add_subcommand("calibrate",
+                                    "Measure this machine (GEMMs, memory bandwidth, collectives on the mesh) and fit the "
+                                    "simulator's hardware profile (docs/calibration.md)");
+  c->add_option("--ranks", a->o.measure.ranks, "Ranks (processes) to run, as `planner train --nproc` would")->capture_default_str();
+  c->add_option("--out", a->o.out_path, "Profile to write (planner-cluster/1); measurements go to NAME.calibration.json")
+      ->required();
+  c->add_option("--model", a->models, "Models whose GEMM shapes to measure (repeatable; default llama-tiny)");
+  c->add_option("--seq-len", a->o.measure.seq_len, "Tokens per sequence of those GEMMs")->capture_default_str();
+  c->add_option("--micro-batch", a->micro_batches, "Micro-batch sizes of those GEMMs (repeatable; default 1)");
+  c->add_option("--backend", a->o.measure.backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();
+  c->add_option("--base", a->o.base_cluster,
+                "Cluster whose peaks the fits scale (default: this host's cpu-gloo profile; required for nccl)");
+  c->add_option("--repeats", a->o.measure.repeats, "Timed repetitions per point (median)")->capture_default_str();
+  c->add_option("--phase-gemms", a->o.measure.phase_gemms,
+                 "Compute phases before the collective samples, in 256^3 GEMMs on every rank: every collective "
+                 "is timed after each (comma-separated or repeated)")
+      ->delimiter(',')
+      ->capture_default_str();
+  c->add_option("--rounds", a->o.measure.rounds,
+                "Passes over all points, the repetitions split among them (a point's value: the median of its passes)")
+      ->capture_default_str();
+  c->add_option("--min-time", a->o.measure.min_time_s,
+                 "Seconds each GEMM / kernel sample lasts at least (the kernel is repeated inside it)")
+      ->capture_default_str();
+  c->add_option("--threads-per-rank", a->o.measure.threads_per_rank, "Intra-op threads per rank (default as planner train)");
+  c->add_option("--cpu-bind", a->o.measure.cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
+      ->capture_default_str();
+  c->add_option("--timeout", a->o.measure.run_timeout_s, "Stop every rank after this many seconds")->capture_default_str();
+  c->add_flag("--quick", a->quick, "Fewer message sizes and repetitions (tests)");
+  c->add_flag("--quiet", a->o.measure.quiet, "No progress line");
+  c->add_flag("--verbose", a->o.verbose,
+              "Also print every collective sample with its fitted value and residual (always in NAME.calibration.json)");
+  return c;
+}
+
+}  // namespace planner::app

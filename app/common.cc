@@ -1,0 +1,146 @@
+#include "app/common.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "core/error.h"
+#include "topology/cluster_presets.h"
+
+namespace planner::app {
+
+void add_setup_options(CLI::App* cmd, SetupOptions* o) {
+  cmd->add_option("--model", o->model,
+                  "Model preset (feedforward, feedforward:DIMxHIDDEN, llama3-8b, llama3-70b, llama3-405b, "
+                  "llama3.1-*, llama-tiny) or a Hugging Face config.json");
+  cmd->add_option("--cluster", o->cluster,
+                  "Node preset (h100-sxm, h200-sxm, a100-80gb-sxm, a100-40gb-sxm, h100-pcie, a100-40gb-4x, "
+                  "cpu-gloo) or a cluster JSON file (planner probe --as-cluster)")
+      ->capture_default_str();
+  cmd->add_option("--nodes", o->nodes, "Number of nodes")->check(CLI::PositiveNumber);
+  cmd->add_option("--gpus", o->gpus, "World size in GPUs (fewer than a node: one partial node)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence [8192 for Llama, 1 for FeedForward]")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--global-batch", o->global_batch,
+                  "Sequences per optimizer step over all dp ranks [512 for Llama, 8 for FeedForward]")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--precision", o->precision, "bf16-mixed (FSDP2 MixedPrecisionPolicy), bf16, fp32")
+      ->check(CLI::IsMember(precision_names()))
+      ->capture_default_str();
+  cmd->add_flag("--compile", o->compiled,
+                "The model runs under torch.compile (fused norms and elementwise ops); default: eager kernels");
+}
+
+void add_knob_options(CLI::App* cmd, KnobOptions* o) {
+  cmd->add_option("--tp", o->tp, "Tensor-parallel size(s): 'search', 'auto' (GPUs per node) or a list like 1,2,4")
+      ->capture_default_str();
+  cmd->add_option("--micro-batch", o->micro_batch, "Micro-batch size(s): 'search' or a list")->capture_default_str();
+  cmd->add_option("--ac", o->ac, "Activation checkpointing: 'search' or a list of none,selective,full")
+      ->capture_default_str();
+  cmd->add_option("--sp", o->sp, "Sequence parallel: search, on, off")
+      ->check(CLI::IsMember({"search", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--reshard-after-forward", o->reshard, "FSDP reshard after forward: search, on, off")
+      ->check(CLI::IsMember({"search", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--grad-sync", o->grad_sync,
+                  "Gradient reduce-scatter on every micro-batch or only the last: search, every, last")
+      ->check(CLI::IsMember({"search", "every", "last"}))
+      ->capture_default_str();
+  cmd->add_option("--max-micro-batch", o->max_micro_batch, "Largest micro-batch searched")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void add_format_option(CLI::App* cmd, std::string* format) {
+  cmd->add_option("--format", *format, "Output format: table, json, csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
+}
+
+Setup resolve_setup(const SetupOptions& o, bool need_world) {
+  Setup s;
+  s.model = resolve_model(o.model, "--model");
+  s.cluster = resolve_cluster(o.cluster, "--cluster");
+  const bool llama = s.model.kind == ModelKind::llama;
+  s.training.seq_len = o.seq_len > 0 ? o.seq_len : (llama ? 8192 : 1);
+  s.training.global_batch = o.global_batch > 0 ? o.global_batch : (llama ? 512 : 8);
+  s.training.precision = precision_from_string(o.precision, "--precision", "");
+  s.training.compiled = o.compiled;
+  if (s.cluster.backend == "gloo" && s.training.precision != Precision::fp32) {
+    if (o.precision == "bf16-mixed")  // the default: Gloo runs fp32, say so and go on
+      s.training.precision = Precision::fp32;
+    else
+      throw InputError("--precision", "", "'" + o.precision + "' is not possible on the Gloo backend (no bfloat16); use fp32");
+  }
+  if (o.nodes > 0 && o.gpus > 0)
+    throw InputError("--gpus", "", "give either --nodes or --gpus, not both (--nodes " + std::to_string(o.nodes) +
+                                       ", --gpus " + std::to_string(o.gpus) + ")");
+  if (o.cluster == "cpu-gloo" && o.gpus > 0) {
+    // Ranks are processes on this host sharing its cores: the profile depends on how many.
+    s.cluster = cpu_gloo_host_cluster(o.gpus);
+  } else if (o.gpus > 0) {
+    const int64_t gpn = s.cluster.gpus_per_node;
+    if (o.gpus < gpn) {
+      s.cluster.gpus_per_node = o.gpus;  // one partial node
+      s.cluster.num_nodes = 1;
+    } else if (o.gpus % gpn != 0) {
+      throw InputError("--gpus", "", std::to_string(o.gpus) + " is not a whole number of " + std::to_string(gpn) +
+                                         "-GPU nodes of '" + s.cluster.name + "'; use a multiple of " + std::to_string(gpn) +
+                                         " or fewer than " + std::to_string(gpn));
+    } else {
+      s.cluster.num_nodes = o.gpus / gpn;
+    }
+  } else if (o.nodes > 0) {
+    s.cluster.num_nodes = o.nodes;
+  }
+  (void)need_world;
+  return s;
+}
+
+static std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& v) {
+  std::vector<int64_t> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t pos = 0;
+    long long x = 0;
+    try {
+      x = std::stoll(item, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    if (pos == 0 || pos != item.size() || x <= 0)
+      throw InputError(flag, "", "'" + item + "' is not a positive integer; expected 'search' or a list like 1,2,4");
+    out.push_back(x);
+  }
+  if (out.empty()) throw InputError(flag, "", "empty list; expected 'search' or a list like 1,2,4");
+  return out;
+}
+
+SearchSpace resolve_knobs(const KnobOptions& o) {
+  SearchSpace sp;
+  if (o.tp != "search" && o.tp != "auto") sp.tps = parse_int_list("--tp", o.tp);
+  if (o.micro_batch != "search") sp.micro_batches = parse_int_list("--micro-batch", o.micro_batch);
+  if (o.ac != "search") {
+    std::stringstream ss(o.ac);
+    std::string item;
+    while (std::getline(ss, item, ',')) sp.acs.push_back(ac_from_string(item, "--ac", ""));
+  }
+  if (o.sp != "search") sp.sequence_parallel = {o.sp == "on"};
+  if (o.reshard != "search") sp.reshard_after_forward = {o.reshard == "on"};
+  if (o.grad_sync != "search") sp.grad_syncs = {grad_sync_from_string(o.grad_sync, "--grad-sync", "")};
+  sp.max_micro_batch = o.max_micro_batch;
+  return sp;
+}
+
+void write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    std::cout << text;
+    std::cout.flush();
+    return;
+  }
+  write_file_atomic(path, text);
+}
+
+}  // namespace planner::app

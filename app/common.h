@@ -1,0 +1,51 @@
+// Options shared by plan, simulate and suggest: what is trained (model, training) and where
+// (cluster), plus the knobs of a split (fixed values or "search").
+#pragma once
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "core/cluster_spec.h"
+#include "core/model_spec.h"
+#include "core/training_spec.h"
+#include "planner/search.h"
+
+namespace planner::app {
+
+struct SetupOptions {
+  std::string model;                 // preset or config.json
+  std::string cluster = "h100-sxm";  // preset or cluster JSON
+  int64_t nodes = 0;                 // 0: from --gpus or the cluster file
+  int64_t gpus = 0;                  // world size; fewer than a node = one partial node
+  int64_t seq_len = 0;               // 0: 8192 for Llama models, 1 for the FeedForward
+  int64_t global_batch = 0;          // 0: 512 for Llama models, 8 for the FeedForward
+  std::string precision = "bf16-mixed";
+  bool compiled = false;
+};
+
+struct KnobOptions {
+  std::string tp = "search";           // "search" or a list "1,2,4"
+  std::string micro_batch = "search";
+  std::string ac = "search";           // "search" or "none,full"...
+  std::string sp = "search";           // search | on | off
+  std::string reshard = "search";      // search | on | off
+  std::string grad_sync = "search";    // search | every | last
+  int64_t max_micro_batch = 64;
+};
+
+void add_setup_options(CLI::App* cmd, SetupOptions* o);
+void add_knob_options(CLI::App* cmd, KnobOptions* o);
+void add_format_option(CLI::App* cmd, std::string* format);  // table | json | csv
+
+struct Setup {
+  ModelSpec model;
+  TrainingSpec training;
+  ClusterSpec cluster;
+};
+// Resolves presets and files; InputError on bad values (naming the flag).
+Setup resolve_setup(const SetupOptions& o, bool need_world = true);
+SearchSpace resolve_knobs(const KnobOptions& o);
+
+// Writes text to a file atomically ("-" = stdout).
+void write_output(const std::string& path, const std::string& text);
+
+}  // namespace planner::app

@@ -1,0 +1,184 @@
+#include "app/train.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/error.h"
+#include "core/plan_file.h"
+#include "executor/launcher.h"
+#include "executor/trainer.h"
+
+namespace planner::app {
+
+namespace {
+
+int64_t parse_degree(const std::string& v, const std::string& flag, int64_t auto_value) {
+  if (v == "auto") return auto_value;
+  try {
+    size_t pos = 0;
+    long long x = std::stoll(v, &pos);
+    if (pos != v.size() || x < 1) throw std::invalid_argument("");
+    return x;
+  } catch (const std::exception&) {
+    throw InputError(flag, "", "'" + v + "' is not a positive integer or 'auto'");
+  }
+}
+
+}  // namespace
+
+int run_train(const TrainOptions& a) {
+  using namespace planner::executor;
+  TrainConfig c;
+  PlanFile pf;
+  const bool have_file = !a.plan_file.empty();
+  if (have_file) {
+    pf = read_plan_file(a.plan_file);
+  } else {
+    if (a.model.empty()) throw InputError("--model", "", "required unless --plan FILE is given");
+    pf.training.seq_len = 64;
+    pf.training.precision = Precision::fp32;
+    pf.training.global_batch = 0;  // set below
+  }
+  if (!a.model.empty()) pf.model = resolve_model(a.model, "--model");
+  validate_model(pf.model, have_file ? a.plan_file : "--model");
+
+  const RankEnv env = rank_env_from_environment();
+  int world = 0, local_world = 0;
+  if (env.found) {
+    world = env.world;
+    local_world = env.local_world;
+    if (a.nproc > 0 && a.nproc != env.world)
+      throw InputError("--nproc", "", std::to_string(a.nproc) + " conflicts with the " + env.launcher +
+                                          " world size " + std::to_string(env.world) + " (leave --nproc out under a launcher)");
+  } else if (a.nproc > 0) {
+    world = local_world = a.nproc;
+  }
+  Plan& p = pf.plan;
+  if (!a.tp.empty()) p.tp = parse_degree(a.tp, "--tp", local_world > 0 ? local_world : 1);
+  if (!a.dp.empty()) p.dp = parse_degree(a.dp, "--dp", world > 0 ? std::max<int64_t>(1, world / p.tp) : 1);
+  if (world == 0) world = local_world = static_cast<int>(p.dp * p.tp);
+  if (a.micro_batch > 0) p.micro_batch = a.micro_batch;
+  if (!a.ac.empty()) p.ac = ac_from_string(a.ac, "--ac", "");
+  if (!a.grad_sync.empty()) p.grad_sync = grad_sync_from_string(a.grad_sync, "--grad-sync", "");
+  if (a.sp_given) p.sequence_parallel = a.sp;
+  if (a.no_reshard) p.reshard_after_forward = false;
+  if (a.seq_len > 0) pf.training.seq_len = a.seq_len;
+  if (a.global_batch > 0) pf.training.global_batch = a.global_batch;
+  if (pf.training.global_batch == 0) pf.training.global_batch = p.dp * p.micro_batch;
+  if (!a.precision.empty()) pf.training.precision = precision_from_string(a.precision, "--precision", "");
+
+  c.model = pf.model;
+  c.training = pf.training;
+  c.plan = p;
+  c.steps = a.steps;
+  c.warmup_steps = a.warmup >= 0 ? a.warmup : std::min<int64_t>(2, a.steps - 1);
+  c.seed = a.seed;
+  c.adamw.lr = a.lr;
+  c.adamw.weight_decay = a.weight_decay;
+  c.backend = a.backend;
+  c.prefetch = !a.no_prefetch;
+  c.speed_probe = a.speed_probe;
+  c.phase_times = a.phase_times;
+  if (c.speed_probe && c.backend != "gloo")
+    throw InputError("--speed-probe", "", "is implemented for --backend gloo (CPU) only, got --backend " + c.backend);
+  c.progress = !a.quiet;
+  c.record_path = a.record;
+  c.checkpoint_dir = a.checkpoint_dir;
+  c.checkpoint_every = a.checkpoint_every;
+  c.resume_dir = a.resume;
+  pf.cluster.reset();
+  pf.prediction = Json();
+  c.plan_json = plan_file_to_json(pf);
+  const std::string where = have_file ? a.plan_file : "planner train";
+  validate_train_config(c, world, where);
+
+  if (a.print_lines) {
+    if (a.nnodes < 1 || world % a.nnodes != 0)
+      throw InputError("--nnodes", "", std::to_string(a.nnodes) + " does not divide the world size " + std::to_string(world));
+    const int64_t per_node = world / a.nnodes;
+    std::string args = have_file ? "--plan " + a.plan_file : "--model " + c.model.name + " --dp " + std::to_string(p.dp) +
+                                                                 " --tp " + std::to_string(p.tp) + " --micro-batch " +
+                                                                 std::to_string(p.micro_batch) + " --seq-len " +
+                                                                 std::to_string(c.training.seq_len) + " --global-batch " +
+                                                                 std::to_string(c.training.global_batch) +
+                                                                 (p.ac != ActivationCheckpointing::none ? " --ac " + to_string(p.ac) : "") +
+                                                                 (p.sequence_parallel ? " --sp on" : "");
+    std::printf("# torchrun, on each of the %lld nodes (MASTER_ADDR = the first node):\n", static_cast<long long>(a.nnodes));
+    std::printf("torchrun --nnodes=%lld --nproc-per-node=%lld --rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:29500 "
+                "--no-python planner train %s\n", static_cast<long long>(a.nnodes), static_cast<long long>(per_node), args.c_str());
+    std::printf("# Slurm:\n");
+    std::printf("srun --nodes=%lld --ntasks-per-node=%lld planner train %s\n", static_cast<long long>(a.nnodes),
+                static_cast<long long>(per_node), args.c_str());
+    return 0;
+  }
+
+  LaunchOptions lo;
+  lo.nproc = world;
+  lo.fault_timeout_s = a.fault_timeout_s;
+  lo.run_timeout_s = a.run_timeout_s;
+  lo.threads_per_rank = a.threads;
+  lo.master_port = a.master_port;
+  lo.cpu_bind = a.cpu_bind;
+  lo.backend = a.backend;
+  check_cpu_bind(a.cpu_bind, "--cpu-bind");
+  auto fn = [c](RankContext& ctx) { return train_main(c, ctx); };
+  int rc = env.found ? run_as_rank(env, lo, fn) : launch_local_ranks(lo, fn);
+  if (rc != 0) {
+    // A failed run ends the process here with the launcher's code (no static destructors).
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(rc);
+  }
+  return 0;
+}
+
+CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
+  CLI::App* c = cli.add_subcommand("train", "Train a model with a plan for real (LibTorch, TP x FSDP) and measure it");
+  c->add_option("--plan", a->plan_file, "Plan file (planner plan --write-plan); flags below override it");
+  c->add_option("--model", a->model, "Model preset (llama-tiny, feedforward:DIMxHIDDEN, ...) or config.json");
+  c->add_option("--dp", a->dp, "Data-parallel (FSDP) degree, or auto = world / tp");
+  c->add_option("--tp", a->tp, "Tensor-parallel degree, or auto = ranks per node");
+  c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward");
+  c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)");
+  c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)");
+  c->add_option("--precision", a->precision, "fp32 (what the executor trains in, on CPU and GPU; bf16-mixed and bf16 plans are refused)");
+  c->add_option("--ac", a->ac, "Activation checkpointing: none, selective (recompute norms, SiLU, SiLU*w3) or full (recompute each block)");
+  c->add_option("--sp", a->sp, "Sequence parallel (on/off; tp > 1): norms and residual stream on seq_len/tp tokens, all-gather/reduce-scatter in place of all-reduces");
+  c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
+  c->add_option("--grad-sync", a->grad_sync, "Reduce-scatter gradients every micro-batch or only the last")
+      ->check(CLI::IsMember({"every", "last"}));
+  c->add_option("--steps", a->steps, "Optimizer steps")->capture_default_str();
+  c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median step time (default min(2, steps-1))");
+  c->add_option("--seed", a->seed, "Seed of the parameters and the synthetic data")->capture_default_str();
+  c->add_option("--lr", a->lr, "AdamW learning rate")->capture_default_str();
+  c->add_option("--weight-decay", a->weight_decay, "AdamW weight decay")->capture_default_str();
+  c->add_option("--nproc", a->nproc, "Ranks to launch on this machine (default dp x tp)");
+  c->add_option("--backend", a->backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();
+  c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default max(1, cores / local ranks))");
+  c->add_option("--cpu-bind", a->cpu_bind,
+                 "Bind each local rank to its own CPUs: auto (cores for gloo, none for nccl; keeps a binding Slurm "
+                 "or numactl already made), cores or none")
+      ->capture_default_str();
+  c->add_option("--fault-timeout", a->fault_timeout_s, "Seconds before a failed/hung peer stops every rank")->capture_default_str();
+  c->add_option("--timeout", a->run_timeout_s, "Kill every rank after this many seconds (0: no limit)")->capture_default_str();
+  c->add_option("--master-port", a->master_port, "Rendezvous port for --nproc runs (0: a free port)")->capture_default_str();
+  c->add_option("--record", a->record, "Write the run record (planner-run/1 JSON) to this file");
+  c->add_option("--checkpoint-dir", a->checkpoint_dir, "Save each rank's shards + meta.json here at the end");
+  c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps");
+  c->add_option("--resume", a->resume, "Resume from a checkpoint directory (another dp x tp is resharded on load)");
+  c->add_flag("--no-prefetch", a->no_prefetch, "Do not all-gather the next FSDP unit ahead of time");
+  c->add_flag("--quiet", a->quiet, "No per-step progress line");
+  c->add_flag("--phase-times", a->phase_times,
+              "Time each step's forward, backward and optimizer apart (the device synchronized between them) into "
+              "the run record's phase_s_median per rank, to compare with planner simulate's forward_s, backward_s "
+              "and optimizer_s");
+  c->add_flag("--speed-probe", a->speed_probe,
+              "Before training, time calibrate's eager-op probe and the model's GEMMs on every rank into the run "
+              "record's speed_probe (planner validate compares it with the calibration)");
+  c->add_flag("--print-launch-lines", a->print_lines, "Print the torchrun and srun lines for this plan and exit");
+  c->add_option("--nnodes", a->nnodes, "Nodes, for --print-launch-lines")->capture_default_str();
+  c->callback([a, c] { a->sp_given = c->count("--sp") > 0; });
+  return c;
+}
+
+}  // namespace planner::app
