@@ -29,6 +29,21 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
       ->capture_default_str();
   cmd->add_flag("--compile", o->compiled,
                 "The model runs under torch.compile (fused norms and elementwise ops); default: eager kernels");
+  cmd->add_option("--reduce-dtype", o->reduce_dtype,
+                  "Gradient reduce-scatter dtype (FSDP2 reduce_dtype): auto (fp32 under bf16-mixed and fp32, bf16 "
+                  "under bf16), fp32, bf16")
+      ->check(CLI::IsMember(reduce_dtype_names()))
+      ->capture_default_str();
+  cmd->add_option("--loss-parallel", o->loss_parallel,
+                  "TP plan: on keeps the logits vocab-sharded for a vocab-parallel loss (torchtitan); off "
+                  "all-gathers them to the full vocabulary (Lightning's example)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--shard-embedding", o->shard_embedding,
+                  "TP plan: on shards the token embedding by vocabulary rows (torchtitan); off replicates it on "
+                  "every TP rank")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
 }
 
 void add_knob_options(CLI::App* cmd, KnobOptions* o) {
@@ -67,6 +82,9 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.global_batch = o.global_batch > 0 ? o.global_batch : (llama ? 512 : 8);
   s.training.precision = precision_from_string(o.precision, "--precision", "");
   s.training.compiled = o.compiled;
+  s.training.reduce_dtype = reduce_dtype_from_string(o.reduce_dtype, "--reduce-dtype", "");
+  s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
+  s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
   if (s.cluster.backend == "gloo" && s.training.precision != Precision::fp32) {
     if (o.precision == "bf16-mixed")  // the default: Gloo runs fp32, say so and go on
       s.training.precision = Precision::fp32;

@@ -20,6 +20,9 @@ struct SetupOptions {
   int64_t global_batch = 0;          // 0: 512 for Llama models, 8 for the FeedForward
   std::string precision = "bf16-mixed";
   bool compiled = false;
+  std::string reduce_dtype = "auto";   // FSDP2 reduce_dtype: auto (the precision's), fp32, bf16
+  std::string loss_parallel = "on";    // on: vocab-sharded logits and loss; off: logits gathered
+  std::string shard_embedding = "on";  // on: vocab-sharded embedding; off: replicated over TP
 };
 
 struct KnobOptions {

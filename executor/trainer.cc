@@ -58,6 +58,15 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
                      "'" + to_string(c.training.precision) +
                          "' is not possible on the Gloo backend (CPU): Debian's Gloo has no bfloat16 and bf16 matmul on "
                          "this CPU is ~16x slower than fp32; use fp32 (--precision fp32)");
+  // The executor's TP plan is torchtitan's: vocab-sharded embedding, vocab-parallel loss.
+  if (!c.training.tp_plan.loss_parallel)
+    throw InputError(where, "training.loss_parallel",
+                     "false: the executor keeps the logits vocab-sharded (loss parallel) only; allowed: true");
+  if (!c.training.tp_plan.shard_embedding)
+    throw InputError(where, "training.shard_embedding",
+                     "false: the executor shards the embedding by vocabulary rows only; allowed: true");
+  if (c.training.reduce_dtype == ReduceDtype::bf16)
+    throw InputError(where, "training.reduce_dtype", "'bf16': the executor reduces in fp32 only; allowed: auto, fp32");
   if (p.micro_batch < 1) throw InputError(where, "micro_batch", "must be >= 1, got " + std::to_string(p.micro_batch));
   if (c.training.global_batch % (p.dp * p.micro_batch) != 0)
     throw InputError(where, "global_batch",

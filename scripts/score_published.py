@@ -68,29 +68,26 @@ ASSUMPTIONS = {
     "op-level-assumed": "the source does not state torchtitan's selective AC mode: op-level, as the row "
                         "notes assume",
     "reduce-fp32": "the run stores params, grads and AdamW states in bf16 but reduce-scatters in fp32 "
-                   "(FSDP2 reduce_dtype); planner's --precision bf16 reduce-scatters in bf16 (half the "
-                   "bytes) and has no fp32 reduce buffer",
+                   "(FSDP2 reduce_dtype): --precision bf16 --reduce-dtype fp32",
     "reduce-bf16": "fp32 master weights and AdamW states but gradients reduced in bf16 (fms-fsdp's "
                    "bfSixteen policy in fms_fsdp/policies/mixed_precision.py, read at a later commit than the "
-                   "row's; Composer's PURE); planner's bf16-mixed reduces in fp32 (twice the bytes) through an "
-                   "fp32 buffer",
+                   "row's; Composer's PURE): --precision bf16-mixed --reduce-dtype bf16",
     "16-bit": "16-bit mixed precision (fp16 or bf16 not stated; fp32 master weights) priced as bf16-mixed: "
               "the same tensor-core rate and bytes; fp16 loss scaling is not modelled",
     "fsdp1": "FSDP1 (flat parameters per wrapped block) priced as FSDP2 (per-parameter sharding, "
              "one unit per block)",
-    "no-fsdp-dp1": "dp = 1 and FSDP2 not applied: planner prices dp = 1 as its FSDP over one rank "
-                   "(no collectives; its memory lines as modelled)",
+    "no-fsdp-dp1": "dp = 1 and FSDP2 not applied: planner's fsdp2 runtime does not wrap the model at "
+                   "dp = 1 either (no gathered or unsharded-gradient buffers)",
     "reshard-default": "reshard after forward not stated: on (FSDP2's and FSDP1 FULL_SHARD's default)",
     "reshard-last-block": "the run keeps the last block gathered after forward; planner reshards every "
                           "block (it keeps only the root unit gathered)",
     "logits-replicated": "the example's TP plan gathers the output layer's logits to the full vocabulary "
                          "(ColwiseParallel(output_layouts=Replicate()) in examples/pytorch/tensor_parallel/"
-                         "parallelism.py, read at a later commit than the row's); planner prices vocab-sharded "
-                         "logits (loss parallel, V / tp per rank)",
+                         "parallelism.py, read at a later commit than the row's): --loss-parallel off",
     "kf-tp-plan": "KempnerForge's TP plan (kempnerforge/distributed/tensor_parallel.py, read at a later "
                   "commit than the row's) keeps the token embedding replicated and gathers the output head's "
-                  "logits to the full vocabulary for the loss (no loss parallel); planner shards both over "
-                  "TP (vocab-parallel embedding, loss-parallel logits, V / tp per rank)",
+                  "logits to the full vocabulary for the loss (no loss parallel): --loss-parallel off "
+                  "--shard-embedding off",
     "batch-no-ga": "global batch assumes no gradient accumulation (as the row states)",
     "sp-off": "tp > 1 and sequence parallel not stated: off",
 }
@@ -399,6 +396,16 @@ def decide(row, preset_gpn):
     if tp > 1 and not sp_said:
         row.assume("sp-off")
     ga = gb // (dp * mb) if dp * mb else 0
+    # The reduce dtype and the TP plan's vocabulary ends, from the assumptions that name them.
+    extra = []
+    if "reduce-fp32" in row.assumptions:
+        extra += ["--reduce-dtype", "fp32"]
+    if "reduce-bf16" in row.assumptions:
+        extra += ["--reduce-dtype", "bf16"]
+    if "logits-replicated" in row.assumptions or "kf-tp-plan" in row.assumptions:
+        extra += ["--loss-parallel", "off"]
+    if "kf-tp-plan" in row.assumptions:
+        extra += ["--shard-embedding", "off"]
     grad_sync = "last" if re.search(r"set_requires_gradient_sync\(False\)", r["notes"]) else "every"
     row.model_json = {
         "name": r["model"], "kind": "llama", "dim": ints["hidden"], "ffn_hidden": ints["ffn_hidden"],
@@ -410,7 +417,7 @@ def decide(row, preset_gpn):
                 ["--dp", str(dp), "--tp", str(tp), "--micro-batch", str(mb), "--seq-len", str(ints["seq_len"]),
                  "--global-batch", str(gb), "--ac", ac, "--precision", precision, "--sp", sp,
                  "--reshard-after-forward", reshard, "--grad-sync", grad_sync] +
-                (["--compile"] if compiled else []))
+                (["--compile"] if compiled else []) + extra)
     row.ga = ga
 
 
