@@ -33,18 +33,17 @@ Simulator::Simulator(ModelSpec model, TrainingSpec training, ClusterSpec cluster
       block_ops_(block_ops(model_)) {
   validate_model(model_, model_.name);
   PLANNER_CHECK(training_.seq_len >= 1 && training_.global_batch >= 1, "bad training spec");
-}
-
-Simulator::Simulator(ModelSpec model, TrainingSpec training, ClusterSpec cluster)
-    : Simulator(std::move(model), training, cluster, default_runtime(cluster)) {}
-
-double Simulator::model_flops_per_token() const {
+  // Model FLOPs per token, 6N + 12 L h s (PaLM, Chowdhery et al. 2022, appendix B; torchtitan's
+  // MFU): N = matmul parameters (input embedding excluded), attention counted non-causal.
   const double n = static_cast<double>(matmul_parameter_count(model_));
   double attn = 0;
   if (model_.kind == ModelKind::llama)
     attn = 12.0 * model_.n_layers * static_cast<double>(model_.q_dim()) * static_cast<double>(training_.seq_len);
-  return 6.0 * n + attn;
+  model_flops_per_token_ = 6.0 * n + attn;
 }
+
+Simulator::Simulator(ModelSpec model, TrainingSpec training, ClusterSpec cluster)
+    : Simulator(std::move(model), training, cluster, default_runtime(cluster)) {}
 
 const TpShapes& Simulator::shapes(int64_t tp) const {
   for (const auto& e : shape_cache_)

@@ -68,7 +68,7 @@ class Simulator {
 
   // Model FLOPs per token, 6N + 12 L h s (PaLM, Chowdhery et al. 2022, appendix B; torchtitan's
   // MFU): N = matmul parameters (input embedding excluded), attention counted non-causal.
-  double model_flops_per_token() const;
+  double model_flops_per_token() const { return model_flops_per_token_; }
 
  private:
   const TpShapes& shapes(int64_t tp) const;
@@ -81,6 +81,7 @@ class Simulator {
   Runtime runtime_;
   std::vector<TpRule> tp_plan_;
   BlockOps block_ops_;
+  double model_flops_per_token_;  // computed once: parameter_tensors() allocates
   mutable std::vector<std::pair<int64_t, TpShapes>> shape_cache_;  // caches: not thread-safe
   mutable GemmTimes gemm_cache_;
 };
