@@ -51,8 +51,8 @@ const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64
   return e ? e->link : group_link(c, size, stride);
 }
 
-LinkSpec collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
-                               double after_compute_s) {
+const LinkSpec& collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                                      double after_compute_s, LinkSpec* scratch) {
   std::vector<const CollectiveFitSpec*> es = table_entries(c, kind, size, stride);
   if (es.size() < 2 || es.front()->after_compute_s < 0) return collective_link(c, kind, size, stride);
   std::sort(es.begin(), es.end(), [](const CollectiveFitSpec* a, const CollectiveFitSpec* b) {
@@ -65,12 +65,19 @@ LinkSpec collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_
   const CollectiveFitSpec& lo = *es[i - 1];
   const CollectiveFitSpec& hi = *es[i];
   const double w = (after_compute_s - lo.after_compute_s) / (hi.after_compute_s - lo.after_compute_s);
-  LinkSpec l = hi.link;
-  l.latency_s = (1 - w) * lo.link.latency_s + w * hi.link.latency_s;
+  // The numbers only: copying the name would allocate on the search's hot path.
+  scratch->efficiency = hi.link.efficiency;
+  scratch->latency_s = (1 - w) * lo.link.latency_s + w * hi.link.latency_s;
   // Seconds per byte interpolate linearly, not bandwidths.
   const double spb = (1 - w) / lo.link.effective_bw_Bps() + w / hi.link.effective_bw_Bps();
-  l.bw_Bps = 1.0 / (spb * l.efficiency);
-  return l;
+  scratch->bw_Bps = 1.0 / (spb * scratch->efficiency);
+  return *scratch;
+}
+
+LinkSpec collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                               double after_compute_s) {
+  LinkSpec scratch;
+  return collective_link_after(c, kind, size, stride, after_compute_s, &scratch);
 }
 
 double collective_hidden_fraction(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,

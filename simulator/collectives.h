@@ -50,6 +50,10 @@ const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64
 // a collective").
 LinkSpec collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
                                double after_compute_s);
+// The same without a copy (the search's hot path): a reference into the cluster, or into
+// *scratch when interpolated (its name is then left as it was).
+const LinkSpec& collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                                      double after_compute_s, LinkSpec* scratch);
 // The measured fraction of such a collective that hides behind compute issued after it (the
 // table entry collective_link would use, when it carries one); `fallback` otherwise.
 double collective_hidden_fraction(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,

@@ -51,14 +51,16 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   // Each collective is priced after the compute its rank runs right before it (`after`, seconds):
   // calibrated profiles of an oversubscribed CPU host carry entries measured after several
   // compute phases (collective_link_after); elsewhere `after` changes nothing.
+  LinkSpec scratch;  // an interpolated link (collective_link_after); no copy otherwise
   auto tp_all_reduce = [&](double bytes, double after) {
-    return all_reduce_seconds(tp, bytes, collective_link_after(cl, CK::all_reduce, tp, 1, after));
+    return all_reduce_seconds(tp, bytes, collective_link_after(cl, CK::all_reduce, tp, 1, after, &scratch));
   };
   auto tp_all_gather = [&](double bytes, double after) {
-    return all_gather_seconds(tp, bytes, collective_link_after(cl, CK::all_gather, tp, 1, after));
+    return all_gather_seconds(tp, bytes, collective_link_after(cl, CK::all_gather, tp, 1, after, &scratch));
   };
   auto tp_reduce_scatter = [&](double bytes, double after) {
-    return backend_reduce_scatter_seconds(cl, tp, bytes, collective_link_after(cl, CK::reduce_scatter, tp, 1, after));
+    return backend_reduce_scatter_seconds(cl, tp, bytes,
+                                          collective_link_after(cl, CK::reduce_scatter, tp, 1, after, &scratch));
   };
 
   UnitTimes& blk = out.block;
@@ -220,13 +222,15 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     blk.bwd_tp_s = sp ? tp_all_gather(act_bytes, post.bwd_s) : 0.0;
     if (plan.ac == ActivationCheckpointing::full) blk.recompute_tp_s = blk.fwd_tp_s;
   }
-  ag_block = all_gather_seconds(dp, block_unit_numel * c, collective_link_after(cl, CK::all_gather, dp, tp, blk.fwd_s));
+  ag_block = all_gather_seconds(dp, block_unit_numel * c,
+                                collective_link_after(cl, CK::all_gather, dp, tp, blk.fwd_s, &scratch));
   rs_block += backend_reduce_scatter_seconds(cl, dp, block_unit_numel * pb.reduce,
-                                             collective_link_after(cl, CK::reduce_scatter, dp, tp, blk.bwd_s));
+                                             collective_link_after(cl, CK::reduce_scatter, dp, tp, blk.bwd_s, &scratch));
   if (has_root) {
-    ag_root = all_gather_seconds(dp, root_unit_numel * c, collective_link_after(cl, CK::all_gather, dp, tp, blk.fwd_s));
+    ag_root = all_gather_seconds(dp, root_unit_numel * c,
+                                 collective_link_after(cl, CK::all_gather, dp, tp, blk.fwd_s, &scratch));
     rs_root += backend_reduce_scatter_seconds(cl, dp, root_unit_numel * pb.reduce,
-                                              collective_link_after(cl, CK::reduce_scatter, dp, tp, blk.bwd_s));
+                                              collective_link_after(cl, CK::reduce_scatter, dp, tp, blk.bwd_s, &scratch));
   }
 
   // Optimizer. Fused AdamW reads param, grad, exp_avg, exp_avg_sq and writes param, exp_avg,
