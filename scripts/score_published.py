@@ -214,6 +214,19 @@ def first_match(table, cell):
     return None
 
 
+def map_column(table, r, column, row):
+    """The value a mapping table gives the row's `column` cell; None, with the row's reason added,
+    when no entry matches or the matching entry says the cell is not expressible."""
+    entry = first_match(table, r[column])
+    if entry is None:
+        row.reasons.append("no mapping for %s '%s'" % (column, r[column]))
+        return None
+    if entry[1] is None:
+        row.reasons.append(entry[2])
+        return None
+    return entry[1]
+
+
 def source_of(row_id, fallback):
     for prefix, name in SOURCES:
         if row_id.startswith(prefix):
@@ -297,32 +310,20 @@ def decide(row, preset_gpn):
     if ints["cp"] is None or ints["cp"] > 1:
         row.reasons.append("context parallel cp = %s: planner has no context parallelism" % r["cp"])
     # Model family
-    fam = first_match(MODEL_FAMILY_TABLE, r["model"])
-    if fam is None:
-        row.reasons.append("no mapping for model '" + r["model"] + "'")
-    elif fam[1] is None:
-        row.reasons.append(fam[2])
+    map_column(MODEL_FAMILY_TABLE, r, "model", row)
     # GPU
-    gpu = first_match(GPU_TABLE, r["gpu"])
+    gpu = map_column(GPU_TABLE, r, "gpu", row)
     preset = None
-    if gpu is None:
-        row.reasons.append("no mapping for gpu '" + r["gpu"] + "'")
-    elif gpu[1] is None:
-        row.reasons.append(gpu[2])
-    else:
-        preset, codes, memory_only = gpu[1]
+    if gpu is not None:
+        preset, codes, memory_only = gpu
         if memory_only and row.metric in METRICS and METRICS[row.metric]["kind"] != "memory":
             row.reasons.append("GPU not stated: a speed metric needs the GPU")
         row.assume(*codes)
     # Precision and compile
-    prec = first_match(PRECISION_TABLE, r["precision"])
+    prec = map_column(PRECISION_TABLE, r, "precision", row)
     precision = None
-    if prec is None:
-        row.reasons.append("no mapping for precision '" + r["precision"] + "'")
-    elif prec[1] is None:
-        row.reasons.append(prec[2])
-    else:
-        precision, codes = prec[1]
+    if prec is not None:
+        precision, codes = prec
         if "reduce-fp32" in codes or "reduce-bf16" in codes:
             if ints["dp"] is not None and ints["dp"] > 1:
                 row.assume(*codes)  # with dp = 1 nothing is reduced: the policies agree
@@ -330,24 +331,16 @@ def decide(row, preset_gpn):
             row.assume(*codes)
     compiled = first_match(COMPILE_TABLE, r["precision"])[1]
     # Activation checkpointing
-    ac_entry = first_match(AC_TABLE, r["activation_ckpt"])
+    ac_entry = map_column(AC_TABLE, r, "activation_ckpt", row)
     ac = None
-    if ac_entry is None:
-        row.reasons.append("no mapping for activation_ckpt '" + r["activation_ckpt"] + "'")
-    elif ac_entry[1] is None:
-        row.reasons.append(ac_entry[2])
-    else:
-        ac, codes = ac_entry[1]
+    if ac_entry is not None:
+        ac, codes = ac_entry
         row.assume(*codes)
     # Data parallelism flavour
-    fs = first_match(FSDP_TABLE, r["fsdp_or_zero"])
+    fs = map_column(FSDP_TABLE, r, "fsdp_or_zero", row)
     reshard = None
-    if fs is None:
-        row.reasons.append("no mapping for fsdp_or_zero '" + r["fsdp_or_zero"] + "'")
-    elif fs[1] is None:
-        row.reasons.append(fs[2])
-    else:
-        reshard, codes, kind = fs[1]
+    if fs is not None:
+        reshard, codes, kind = fs
         if kind == "ddp":
             if ints["dp"] is not None and ints["dp"] > 1:
                 row.reasons.append("DDP (replicated params, grads and optimizer states, gradient all-reduce): "
@@ -486,7 +479,7 @@ def score(planner, csv_path, work_dir):
     presets = sorted({e[1][0] for e in GPU_TABLE if e[1] is not None})
     preset_json = {p: preset_cluster(planner, p) for p in presets}
     preset_gpn = {p: int(preset_json[p]["gpus_per_node"]) for p in presets}
-    todo = []
+    pending = []
     for row in rows:
         decide(row, preset_gpn)
         if row.reasons:
@@ -511,11 +504,11 @@ def score(planner, csv_path, work_dir):
         args = [a.replace("{model}", model_path).replace("{cluster}", cluster_path or "") for a in row.args]
         row.command = ("planner simulate " + " ".join(shlex.quote(a) for a in args) +
                        " --format json").replace(work_dir, "$WORK")
-        todo.append((row, args))
+        pending.append((row, args))
     # The simulate calls are independent (a few ms each): run them side by side.
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda t: run_planner(planner, t[1]), todo))
-    for (row, args), (pred, err) in zip(todo, results):
+        results = list(pool.map(lambda t: run_planner(planner, t[1]), pending))
+    for (row, args), (pred, err) in zip(pending, results):
         if pred is None:
             row.status = "error"
             row.detail = err
