@@ -34,6 +34,11 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
                   "under bf16), fp32, bf16")
       ->check(CLI::IsMember(reduce_dtype_names()))
       ->capture_default_str();
+  cmd->add_option("--loss-dtype", o->loss_dtype,
+                  "The cross-entropy's dtype: fp32 (the model returns logits.float(): torchtitan, Lightning's "
+                  "example) or compute (the loss runs on the bf16 logits of the output matmul: KempnerForge)")
+      ->check(CLI::IsMember(loss_dtype_names()))
+      ->capture_default_str();
   cmd->add_option("--loss-parallel", o->loss_parallel,
                   "TP plan: on keeps the logits vocab-sharded for a vocab-parallel loss (torchtitan); off "
                   "all-gathers them to the full vocabulary (Lightning's example)")
@@ -83,6 +88,7 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.precision = precision_from_string(o.precision, "--precision", "");
   s.training.compiled = o.compiled;
   s.training.reduce_dtype = reduce_dtype_from_string(o.reduce_dtype, "--reduce-dtype", "");
+  s.training.loss_dtype = loss_dtype_from_string(o.loss_dtype, "--loss-dtype", "");
   s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
   s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
   if (s.cluster.backend == "gloo" && s.training.precision != Precision::fp32) {
@@ -100,6 +106,10 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   } else if (o.gpus > 0) {
     const int64_t gpn = s.cluster.gpus_per_node;
     if (o.gpus < gpn) {
+      // On a mesh fabric the partial node's GPUs keep their links split over all gpn - 1 peers: a
+      // group of k of them still gets (k - 1) / (gpn - 1) of a GPU's bandwidth.
+      if (s.cluster.intra_node_fabric == "mesh" && o.gpus >= 2)
+        s.cluster.intra_node.bw_Bps *= static_cast<double>(o.gpus - 1) / static_cast<double>(gpn - 1);
       s.cluster.gpus_per_node = o.gpus;  // one partial node
       s.cluster.num_nodes = 1;
     } else if (o.gpus % gpn != 0) {

@@ -21,6 +21,7 @@ struct SetupOptions {
   std::string precision = "bf16-mixed";
   bool compiled = false;
   std::string reduce_dtype = "auto";   // FSDP2 reduce_dtype: auto (the precision's), fp32, bf16
+  std::string loss_dtype = "fp32";      // the cross-entropy's dtype: fp32 (logits.float()) or compute
   std::string loss_parallel = "on";    // on: vocab-sharded logits and loss; off: logits gathered
   std::string shard_embedding = "on";  // on: vocab-sharded embedding; off: replicated over TP
 };

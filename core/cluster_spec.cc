@@ -39,6 +39,7 @@ Json cluster_to_json(const ClusterSpec& c) {
       {"runtime_reserved_gib", c.runtime_reserved_bytes / kGiB},
       {"allocator_fragmentation", c.allocator_fragmentation},
   };
+  if (c.intra_node_fabric != "switch") j["intra_node_fabric"] = c.intra_node_fabric;
   if (!c.collectives.empty()) {
     Json t = Json::array();
     for (const auto& f : c.collectives) {
@@ -107,7 +108,7 @@ static LinkSpec link_from_json(const JsonReader& r) {
 
 ClusterSpec cluster_from_json(const JsonReader& r) {
   r.reject_unknown_keys({"format", "name", "backend", "gpus_per_node", "num_nodes", "device", "efficiency",
-                         "intra_node", "inter_node", "comm_overlaps_compute", "runtime_reserved_gib",
+                         "intra_node", "intra_node_fabric", "inter_node", "comm_overlaps_compute", "runtime_reserved_gib",
                          "allocator_fragmentation", "source", "collectives"});
   if (r.has("format") && r.get_string("format") != "planner-cluster/1")
     throw InputError(r.file(), "format", "'" + r.get_string("format") + "' is not supported; expected 'planner-cluster/1'");
@@ -145,6 +146,7 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
         e.get_number("op_overhead_us", 0.0, true, c.efficiency.gemm_overhead_s * 1e6) * 1e-6;
   }
   c.intra_node = link_from_json(r.child("intra_node"));
+  c.intra_node_fabric = r.get_enum("intra_node_fabric", {"switch", "mesh"}, "switch");
   c.inter_node = link_from_json(r.child("inter_node"));
   c.comm_overlaps_compute = r.get_bool("comm_overlaps_compute", c.backend == "nccl");
   c.runtime_reserved_bytes = gib_to_bytes(r.get_number("runtime_reserved_gib", 0.0, true, 0.0));

@@ -70,6 +70,11 @@ struct ClusterSpec {
   int64_t gpus_per_node = 8;       // ranks per node
   int64_t num_nodes = 1;
   LinkSpec intra_node;             // inside a node (NVLink, PCIe, shared memory)
+  // How the GPUs of a node reach each other: "switch" (NVSwitch, a PCIe switch, shared memory:
+  // any group gets every GPU's whole intra_node bandwidth) or "mesh" (direct links split evenly
+  // over the node's other GPUs, as on HGX 4-GPU boards: a group of k GPUs reaches only the links
+  // to its k - 1 peers, (k - 1) / (gpus_per_node - 1) of the bandwidth).
+  std::string intra_node_fabric = "switch";
   LinkSpec inter_node;             // across nodes, per GPU (node NIC bandwidth / GPUs per node)
   bool comm_overlaps_compute = true;   // GPUs: separate comm stream. CPU/Gloo: shares the cores
   double runtime_reserved_bytes = 0;   // CUDA context, NCCL and cuBLAS workspaces (not tensors)

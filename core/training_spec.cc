@@ -12,6 +12,10 @@ const std::vector<std::string>& reduce_dtype_names() {
   static const std::vector<std::string> v{"auto", "fp32", "bf16"};
   return v;
 }
+const std::vector<std::string>& loss_dtype_names() {
+  static const std::vector<std::string> v{"fp32", "compute"};
+  return v;
+}
 const std::vector<std::string>& ac_names() {
   static const std::vector<std::string> v{"none", "selective", "full"};
   return v;
@@ -23,6 +27,7 @@ const std::vector<std::string>& grad_sync_names() {
 
 std::string to_string(Precision p) { return precision_names()[static_cast<int>(p)]; }
 std::string to_string(ReduceDtype r) { return reduce_dtype_names()[static_cast<int>(r)]; }
+std::string to_string(LossDtype l) { return loss_dtype_names()[static_cast<int>(l)]; }
 std::string to_string(ActivationCheckpointing a) { return ac_names()[static_cast<int>(a)]; }
 std::string to_string(GradSync g) { return grad_sync_names()[static_cast<int>(g)]; }
 
@@ -41,6 +46,9 @@ Precision precision_from_string(const std::string& s, const std::string& w, cons
 }
 ReduceDtype reduce_dtype_from_string(const std::string& s, const std::string& w, const std::string& f) {
   return pick<ReduceDtype>(s, reduce_dtype_names(), w, f);
+}
+LossDtype loss_dtype_from_string(const std::string& s, const std::string& w, const std::string& f) {
+  return pick<LossDtype>(s, loss_dtype_names(), w, f);
 }
 ActivationCheckpointing ac_from_string(const std::string& s, const std::string& w, const std::string& f) {
   return pick<ActivationCheckpointing>(s, ac_names(), w, f);
@@ -73,6 +81,7 @@ Json training_to_json(const TrainingSpec& t) {
   // Written only when it is not the precision's own, so documents of runs that do not set it
   // read as before.
   if (t.reduce_dtype != ReduceDtype::automatic) j["reduce_dtype"] = to_string(t.reduce_dtype);
+  if (t.loss_dtype != LossDtype::fp32) j["loss_dtype"] = to_string(t.loss_dtype);
   if (!t.tp_plan.loss_parallel) j["loss_parallel"] = false;
   if (!t.tp_plan.shard_embedding) j["shard_embedding"] = false;
   return j;
@@ -80,7 +89,8 @@ Json training_to_json(const TrainingSpec& t) {
 
 TrainingSpec training_from_json(const JsonReader& r) {
   r.reject_unknown_keys(
-      {"seq_len", "global_batch", "precision", "reduce_dtype", "loss_parallel", "shard_embedding", "compiled"});
+      {"seq_len", "global_batch", "precision", "reduce_dtype", "loss_dtype", "loss_parallel", "shard_embedding",
+       "compiled"});
   TrainingSpec t;
   t.seq_len = r.get_int("seq_len", 1);
   t.global_batch = r.get_int("global_batch", 1);
@@ -88,6 +98,8 @@ TrainingSpec training_from_json(const JsonReader& r) {
                                       r.field_path("precision"));
   t.reduce_dtype = reduce_dtype_from_string(r.get_enum("reduce_dtype", reduce_dtype_names(), "auto"), r.file(),
                                             r.field_path("reduce_dtype"));
+  t.loss_dtype = loss_dtype_from_string(r.get_enum("loss_dtype", loss_dtype_names(), "fp32"), r.file(),
+                                        r.field_path("loss_dtype"));
   t.tp_plan.loss_parallel = r.get_bool("loss_parallel", true);
   t.tp_plan.shard_embedding = r.get_bool("shard_embedding", true);
   t.compiled = r.get_bool("compiled", false);

@@ -23,6 +23,14 @@ enum class ReduceDtype {
   bf16,       // e.g. fp32 master weights with bf16 gradient reduction (fms-fsdp, Composer PURE)
 };
 
+// The dtype the cross-entropy loss runs in (the model's output recipe, not searched).
+enum class LossDtype {
+  fp32,     // the model returns logits.float() and the loss runs on them (torchtitan's Transformer,
+            // Lightning's example)
+  compute,  // the loss takes the logits as the output matmul gave them, bf16 under bf16 or
+            // bf16-mixed (KempnerForge: F.cross_entropy on its OutputHead's output)
+};
+
 enum class ActivationCheckpointing {
   none,       // every op's saved tensors kept for backward
   selective,  // matmul and attention outputs kept, norms and elementwise ops recomputed
@@ -39,6 +47,7 @@ struct TrainingSpec {
   int64_t global_batch = 512;   // sequences per optimizer step, across all dp ranks
   Precision precision = Precision::bf16_mixed;
   ReduceDtype reduce_dtype = ReduceDtype::automatic;
+  LossDtype loss_dtype = LossDtype::fp32;
   // The vocabulary ends of the TP plan (the framework's choice, not searched).
   TpPlanOptions tp_plan;
   // torch.compile fuses RMSNorm and the elementwise ops (fewer saved tensors, fewer passes over
@@ -64,14 +73,17 @@ struct Plan {
 
 std::string to_string(Precision p);
 std::string to_string(ReduceDtype r);
+std::string to_string(LossDtype l);
 std::string to_string(ActivationCheckpointing a);
 std::string to_string(GradSync g);
 const std::vector<std::string>& precision_names();
 const std::vector<std::string>& reduce_dtype_names();  // "auto", "fp32", "bf16"
+const std::vector<std::string>& loss_dtype_names();    // "fp32", "compute"
 const std::vector<std::string>& ac_names();
 const std::vector<std::string>& grad_sync_names();
 Precision precision_from_string(const std::string& s, const std::string& where, const std::string& field);
 ReduceDtype reduce_dtype_from_string(const std::string& s, const std::string& where, const std::string& field);
+LossDtype loss_dtype_from_string(const std::string& s, const std::string& where, const std::string& field);
 ActivationCheckpointing ac_from_string(const std::string& s, const std::string& where, const std::string& field);
 GradSync grad_sync_from_string(const std::string& s, const std::string& where, const std::string& field);
 

@@ -62,6 +62,10 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
   if (!c.training.tp_plan.loss_parallel)
     throw InputError(where, "training.loss_parallel",
                      "false: the executor keeps the logits vocab-sharded (loss parallel) only; allowed: true");
+  if (c.training.loss_dtype != LossDtype::fp32)
+    throw InputError(where, "training.loss_dtype",
+                     "'" + to_string(c.training.loss_dtype) + "': the executor computes the loss on fp32 logits only; "
+                     "allowed: fp32");
   if (!c.training.tp_plan.shard_embedding)
     throw InputError(where, "training.shard_embedding",
                      "false: the executor shards the embedding by vocabulary rows only; allowed: true");

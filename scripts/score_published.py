@@ -88,9 +88,19 @@ ASSUMPTIONS = {
                   "commit than the row's) keeps the token embedding replicated and gathers the output head's "
                   "logits to the full vocabulary for the loss (no loss parallel): --loss-parallel off "
                   "--shard-embedding off",
+    "kf-loss": "KempnerForge's loss (kempnerforge/training/loss.py cross_entropy, model/embedding.py "
+               "OutputHead, training/loop.py text_step, read at later commits than the rows') is "
+               "F.cross_entropy on the output head's bf16 logits, with no .float() and the logits kept by the "
+               "loop through backward: --loss-dtype compute",
+    "hgx-4gpu-mesh": "nodes of 4 SXM GPUs are HGX 4-GPU boards, which have no NVSwitch: each GPU's 18 "
+                     "NVLink4 links are split 6 to each of its 3 peers, so a group of k GPUs in a node gets "
+                     "(k - 1) / 3 of the preset's 450 GB/s per direction (intra_node_fabric mesh)",
     "batch-no-ga": "global batch assumes no gradient accumulation (as the row states)",
     "sp-off": "tp > 1 and sequence parallel not stated: off",
 }
+
+# The 8-GPU presets whose GPUs sit behind NVSwitch (a 4-GPU board of the same GPU has none).
+SXM_SWITCH_PRESETS = {"h100-sxm", "h200-sxm", "a100-80gb-sxm", "a100-40gb-sxm"}
 
 # gpu column -> (preset, assumption codes, memory_only). preset None: not expressible (reason).
 GPU_TABLE = [
@@ -180,6 +190,7 @@ FSDP_TABLE = [
 SOURCE_ASSUMPTIONS = [
     ("LIGHTNING-PL-", 2, ["logits-replicated"]),
     ("KF-", 2, ["kf-tp-plan"]),
+    ("KF-", 1, ["kf-loss"]),
 ]
 
 # measured_metric -> how the prediction is read. `kind`: speed or memory (which MAPE it enters).
@@ -374,12 +385,15 @@ def decide(row, preset_gpn):
     pg = preset_gpn[preset]
     if g == pg and G % g == 0:
         cluster = ["--cluster", preset, "--nodes", str(G // g)]
-    elif G <= g and G <= pg:
-        cluster = ["--cluster", preset, "--gpus", str(G)]  # one (partial) node
-    elif G % g == 0:
-        row.cluster_derive = (preset, g)
-        row.assume("node-size")
-        cluster = ["--cluster", "{cluster}", "--nodes", str(G // g)]
+    elif g == pg and G < g:
+        cluster = ["--cluster", preset, "--gpus", str(G)]  # one partial node
+    elif G % g == 0 or G < g:
+        # The row's nodes hold another number of GPUs: a cluster file with its node size. Four
+        # SXM GPUs per node are an HGX 4-GPU board, which has no NVSwitch.
+        mesh = g == 4 and pg == 8 and preset in SXM_SWITCH_PRESETS
+        row.cluster_derive = (preset, g, mesh)
+        row.assume("node-size", *(["hgx-4gpu-mesh"] if mesh else []))
+        cluster = ["--cluster", "{cluster}"] + (["--nodes", str(G // g)] if G >= g else ["--gpus", str(G)])
     else:
         row.reasons.append("gpus_total %d is not a whole number of %d-GPU nodes" % (G, g))
         return
@@ -399,6 +413,8 @@ def decide(row, preset_gpn):
         extra += ["--loss-parallel", "off"]
     if "kf-tp-plan" in row.assumptions:
         extra += ["--shard-embedding", "off"]
+    if "kf-loss" in row.assumptions:
+        extra += ["--loss-dtype", "compute"]
     grad_sync = "last" if re.search(r"set_requires_gradient_sync\(False\)", r["notes"]) else "every"
     row.model_json = {
         "name": r["model"], "kind": "llama", "dim": ints["hidden"], "ffn_hidden": ints["ffn_hidden"],
@@ -493,11 +509,14 @@ def score(planner, csv_path, work_dir):
             f.write("\n")
         cluster_path = None
         if row.cluster_derive:
-            preset, g = row.cluster_derive
+            preset, g, mesh = row.cluster_derive
             c = dict(preset_json[preset])
             c["gpus_per_node"] = g
             c["name"] = "%s, %d GPUs per node" % (preset, g)
-            cluster_path = os.path.join(work_dir, "%s-%dgpn.cluster.json" % (preset, g))
+            if mesh:
+                c["intra_node_fabric"] = "mesh"
+                c["name"] += ", NVLink mesh"
+            cluster_path = os.path.join(work_dir, "%s-%dgpn%s.cluster.json" % (preset, g, "-mesh" if mesh else ""))
             with open(cluster_path, "w") as f:
                 json.dump(c, f, indent=2, sort_keys=True)
                 f.write("\n")

@@ -11,8 +11,16 @@ bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride) {
   return size * stride > c.gpus_per_node;
 }
 
-const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride) {
-  return group_crosses_nodes(c, size, stride) ? c.inter_node : c.intra_node;
+const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride, LinkSpec* scratch) {
+  if (group_crosses_nodes(c, size, stride)) return c.inter_node;
+  if (c.intra_node_fabric != "mesh" || size >= c.gpus_per_node || c.gpus_per_node < 2) return c.intra_node;
+  // Each GPU's links are split evenly over its gpus_per_node - 1 peers; NCCL's rings over the
+  // group use the links to the group's other size - 1 members (docs/cost-model.md, "Collectives").
+  scratch->latency_s = c.intra_node.latency_s;
+  scratch->efficiency = c.intra_node.efficiency;
+  scratch->bw_Bps = c.intra_node.bw_Bps * static_cast<double>(std::max<int64_t>(size - 1, 1)) /
+                    static_cast<double>(c.gpus_per_node - 1);
+  return *scratch;
 }
 
 // The table entries for a collective: those of the exact stride, else those of the first stride
@@ -46,15 +54,16 @@ static const CollectiveFitSpec* table_entry(const ClusterSpec& c, CollectiveKind
   return best;
 }
 
-const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride) {
+const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                                LinkSpec* scratch) {
   const CollectiveFitSpec* e = table_entry(c, kind, size, stride);
-  return e ? e->link : group_link(c, size, stride);
+  return e ? e->link : group_link(c, size, stride, scratch);
 }
 
 const LinkSpec& collective_link_after(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
                                       double after_compute_s, LinkSpec* scratch) {
   std::vector<const CollectiveFitSpec*> es = table_entries(c, kind, size, stride);
-  if (es.size() < 2 || es.front()->after_compute_s < 0) return collective_link(c, kind, size, stride);
+  if (es.size() < 2 || es.front()->after_compute_s < 0) return collective_link(c, kind, size, stride, scratch);
   std::sort(es.begin(), es.end(), [](const CollectiveFitSpec* a, const CollectiveFitSpec* b) {
     return a->after_compute_s < b->after_compute_s;
   });

@@ -14,7 +14,10 @@ namespace planner {
 // TP groups are consecutive ranks (stride 1), DP groups stride tp (Lightning's mesh layout).
 // Inside one node: cluster.intra_node. Spanning nodes: cluster.inter_node, whose bandwidth is the
 // per-GPU share of the node's NICs (all ranks of a node run their DP collectives at once).
-const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride);
+// On a node whose GPUs are meshed by direct links (ClusterSpec::intra_node_fabric "mesh", HGX
+// 4-GPU boards), a group of k of the node's n GPUs uses only the links to its k - 1 peers:
+// intra_node's bandwidth times (k - 1) / (n - 1), written into *scratch (its numbers only).
+const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride, LinkSpec* scratch);
 bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride);
 
 enum class CollectiveKind { all_gather, reduce_scatter, all_reduce, all_to_all };
@@ -41,7 +44,8 @@ double collective_seconds(CollectiveKind kind, int64_t n, double bytes, const Li
 // failing that, the entry of the same kind and size with the same placement (consecutive:
 // stride 1, or strided: stride > 1); failing that, group_link(). Where the table has entries
 // measured after different compute phases (after_compute_s), the one after the most compute.
-const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride);
+const LinkSpec& collective_link(const ClusterSpec& c, CollectiveKind kind, int64_t size, int64_t stride,
+                                LinkSpec* scratch);
 // The link for such a collective whose members ran `after_compute_s` seconds of compute right
 // before it: the entries collective_link chooses from, interpolated linearly in after_compute_s
 // (latency, and seconds per byte), clamped to the range measured; collective_link() where the

@@ -74,13 +74,18 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
   const double block_unit_numel = ps.shards.block_unit_numel, root_unit_numel = ps.shards.root_unit_numel;
 
   mem.master_params_bytes = shard_numel * pb.master_param;
-  mem.grads_bytes = shard_numel * pb.grad;
+  const bool accumulate_unsharded = plan.grad_sync == GradSync::last_micro_batch && ga > 1;
+  // The sharded gradients exist from a unit's first reduce-scatter to the optimizer's zero_grad.
+  // With gradient sync on the last micro-batch only, that first reduce is in the last backward,
+  // which frees the unit's unsharded accumulators as it fills its shard: at the peak (any forward
+  // after the first micro-batch) the shards are not allocated yet, the accumulators are.
+  const double shard_grads_bytes = shard_numel * pb.grad;
+  mem.grads_bytes = accumulate_unsharded && dp > 1 ? 0.0 : shard_grads_bytes;
   mem.optimizer_bytes = 2.0 * shard_numel * pb.optimizer_state;
   const double block_bytes_c = block_unit_numel * c;
   const double root_bytes_c = root_unit_numel * c;
   const double blocks_alive = plan.reshard_after_forward ? static_cast<double>(std::min<int64_t>(L, 2)) : static_cast<double>(L);
   mem.gathered_params_bytes = root_bytes_c + blocks_alive * block_bytes_c;
-  const bool accumulate_unsharded = plan.grad_sync == GradSync::last_micro_batch && ga > 1;
   if (accumulate_unsharded)
     mem.unsharded_grads_bytes = (L * block_unit_numel + root_unit_numel) * pb.reduce + block_bytes_c;
   else
@@ -122,7 +127,12 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     // log_softmax's output (4 + 4); backward holds that saved output, nll_loss's gradient and
     // log_softmax's input gradient (4 + 4 + 4), the fp32 copy being gone (log_softmax's backward
     // needs only its output). The larger of the two: 12 bytes per logit.
-    const double logit_bytes = std::max(c + (cb < 4 ? 4.0 : 0.0) + 4.0, 12.0);
+    // Cross-entropy on the compute-dtype logits (loss_dtype compute, KempnerForge): the caller
+    // keeps the logits through backward and log_softmax saves its output (2 c); backward adds
+    // nll_loss's gradient and log_softmax's input gradient (4 c). No fp32 copy.
+    const double logit_bytes = training.loss_dtype == LossDtype::compute && cb < 4
+                                   ? 4.0 * c
+                                   : std::max(c + (cb < 4 ? 4.0 : 0.0) + 4.0, 12.0);
     const double norm_saved = training.compiled ? c * d.hs + 4.0 / (d.h / d.hs) : 4.0 * d.hs + c * d.hs + 4.0 / (d.h / d.hs);
     mem.logits_bytes = Td * (v * logit_bytes + norm_saved + c * d.h);
   } else {
@@ -131,6 +141,50 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
   mem.peak_allocated_bytes = mem.master_params_bytes + mem.grads_bytes + mem.optimizer_bytes +
                              mem.gathered_params_bytes + mem.unsharded_grads_bytes + mem.activations_bytes +
                              mem.logits_bytes + mem.comm_buffers_bytes;
+  if (!runtime.memory_at_instants && llama) {
+    // FSDP2 runs (torchtitan, Lightning, KempnerForge): not every line is at its largest at the
+    // same moment. The peak is the larger of two instants (docs/cost-model.md, "Memory"):
+    //  - loss backward: every block's saved tensors and the loss's vocab-sized temporaries; no
+    //    block is recomputed yet, only the root unit is gathered (FSDP2 does not reshard the root
+    //    after forward; with reshard after forward off every block stays gathered too), no
+    //    reduce-scatter is in flight, no block gradient exists yet;
+    //  - the last block's backward: its recomputed tensors, it and the prefetched block gathered,
+    //    its fresh unsharded gradients, the root's waiting ones and a reduce-scatter's staging; the
+    //    loss temporaries are
+    //    gone, except the logits themselves when the training loop keeps them (loss dtype
+    //    compute: KempnerForge's loop holds `logits` through backward; torchtitan deletes `pred`).
+    // The sharded gradients, the accumulators of gradient sync on the last micro-batch, the
+    // parameters and AdamW states are alive at both.
+    const bool fsdp = !(dp == 1 && !runtime.fsdp_at_dp1);
+    const double kept_all = Td * static_cast<double>(L) * kept_per_token;
+    const double acc_bytes = accumulate_unsharded && fsdp ? mem.unsharded_grads_bytes - block_bytes_c : 0.0;
+    const double gathered_loss =
+        fsdp ? root_bytes_c + (plan.reshard_after_forward ? 0.0 : static_cast<double>(L) * block_bytes_c)
+             : mem.gathered_params_bytes;
+    const double v_local = static_cast<double>(model.vocab_size) / (training.tp_plan.loss_parallel ? tp : 1);
+    const double logits_kept = training.loss_dtype == LossDtype::compute ? Td * v_local * c : 0.0;
+    const double base = mem.master_params_bytes + mem.grads_bytes + mem.optimizer_bytes;
+    const double loss_instant = base + gathered_loss + acc_bytes + kept_all + mem.logits_bytes;
+    // The root's gradients (output head, final norm) come first in backward and wait for the
+    // root's post-backward at the very end; the embedding's come last.
+    const double root_pending = (root_unit_numel - ps.shards.embedding_numel) * c;
+    const double block_grads = fsdp ? acc_bytes + root_pending + block_bytes_c : 0.0;
+    const double block_instant = base + mem.gathered_params_bytes + block_grads + mem.activations_bytes +
+                                 logits_kept + mem.comm_buffers_bytes;
+    if (loss_instant >= block_instant) {
+      mem.gathered_params_bytes = gathered_loss;
+      mem.unsharded_grads_bytes = acc_bytes;
+      mem.activations_bytes = kept_all;
+      mem.comm_buffers_bytes = 0.0;
+      mem.peak_allocated_bytes = loss_instant;
+      mem.peak_at = "loss backward";
+    } else {
+      mem.unsharded_grads_bytes = block_grads;
+      mem.logits_bytes = logits_kept;
+      mem.peak_allocated_bytes = block_instant;
+      mem.peak_at = "last block's backward";
+    }
+  }
   mem.allocator_reserve_bytes = mem.peak_allocated_bytes * cl.allocator_fragmentation;
   mem.runtime_reserved_bytes = cl.runtime_reserved_bytes;
   mem.capacity_bytes = cl.device.memory_bytes;
@@ -144,7 +198,7 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     // (all_to_all) receives into another unit-sized buffer. dp = 1: the params live on the flat
     // shard; a unit's param grads wait until the last of them is computed, then are copied into
     // one unit-sized flat gradient (SplitUnit in executor/model.cc).
-    const double P = mem.master_params_bytes, adam = mem.optimizer_bytes, G_full = mem.grads_bytes;
+    const double P = mem.master_params_bytes, adam = mem.optimizer_bytes, G_full = shard_grads_bytes;
     const double G_first = ga > 1 ? G_full : 0.0;  // shard grads alive during backward
     const double R = root_unit_numel * c, Bk = block_unit_numel * c;
     const double shard_R = root_shard_numel * pb.grad, shard_B = block_shard_numel * pb.grad;

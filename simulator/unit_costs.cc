@@ -45,8 +45,9 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   const bool has_root = ps.shards.has_root;
 
   using CK = CollectiveKind;
-  const LinkSpec& tp_ar_link = collective_link(cl, CK::all_reduce, tp, 1);
-  const LinkSpec& dp_ar_link = collective_link(cl, CK::all_reduce, dp, tp);
+  LinkSpec tp_ar_scratch, dp_ar_scratch;  // mesh fabrics: the group's share of the links
+  const LinkSpec& tp_ar_link = collective_link(cl, CK::all_reduce, tp, 1, &tp_ar_scratch);
+  const LinkSpec& dp_ar_link = collective_link(cl, CK::all_reduce, dp, tp, &dp_ar_scratch);
   const double act_bytes = Td * c * d.h;  // one residual-stream tensor of the micro-batch
   // Each collective is priced after the compute its rank runs right before it (`after`, seconds):
   // calibrated profiles of an oversubscribed CPU host carry entries measured after several

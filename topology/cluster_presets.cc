@@ -103,10 +103,14 @@ ClusterSpec resolve_cluster(const std::string& name, const std::string& flag) {
     return gpu_node(name, gpu("NVIDIA H100 PCIe 80GB", 756, 51, 81559, 2000, 114), 8,
                     link("PCIe Gen5 x16", 64, kPcieLatency_s, 0.7),
                     link("2x 200 Gb/s Ethernet (RoCE) per node", 6.25, kNetLatency_s, 0.9));
-  if (name == "a100-40gb-4x")  // HGX A100 4-GPU (e.g. Perlmutter): NVLink3, 4x 200 Gb/s per node
-    return gpu_node(name, gpu("NVIDIA A100 SXM4 40GB", 312, 19.5, 40960, 1555, 108), 4,
-                    link("NVLink3 (4 links to each peer)", 300, kNvlinkLatency_s, 0.8),
-                    link("200 Gb/s per GPU", 25, kNetLatency_s, 0.9));
+  if (name == "a100-40gb-4x") {  // HGX A100 4-GPU (e.g. Perlmutter): NVLink3, 4x 200 Gb/s per node
+    // No NVSwitch: 12 links per GPU, 4 to each of the 3 peers; a pair gets a third (100 GB/s).
+    ClusterSpec c = gpu_node(name, gpu("NVIDIA A100 SXM4 40GB", 312, 19.5, 40960, 1555, 108), 4,
+                             link("NVLink3 (4 links to each peer)", 300, kNvlinkLatency_s, 0.8),
+                             link("200 Gb/s per GPU", 25, kNetLatency_s, 0.9));
+    c.intra_node_fabric = "mesh";
+    return c;
+  }
   if (name == "cpu-gloo") return cpu_gloo_host_cluster(4);
   if (is_file(name)) return read_cluster_file(name);
   if (name.find('/') != std::string::npos || (name.size() > 5 && name.substr(name.size() - 5) == ".json"))

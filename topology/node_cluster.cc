@@ -116,9 +116,11 @@ ClusterSpec cluster_from_topology(const NodeTopology& t, const ClusterOptions& o
   DeviceSpec device = device_for(t, planned, o);
   const int64_t gpus = static_cast<int64_t>(planned.size());
 
-  // Inside the node: the ring over all its GPUs (what a TP group of the whole node gets; smaller
-  // TP groups get at least as much, see `planner probe`).
+  // Inside the node: the ring over all its GPUs (what a TP group of the whole node gets). Behind a
+  // switch smaller groups get as much; when every pair of GPUs is wired directly by NVLink (HGX
+  // 4-GPU boards) a smaller group reaches only its peers' links: the fabric is a mesh.
   LinkSpec intra;
+  bool direct_mesh = false;
   if (o.intra_node_GBps) {
     intra.name = "given with --intra-node-GBps";
     intra.bw_Bps = gbps_to_Bps(*o.intra_node_GBps);
@@ -131,6 +133,10 @@ ClusterSpec cluster_from_topology(const NodeTopology& t, const ClusterOptions& o
     if (r.bw_Bps <= 0)
       throw InputError("--intra-node-GBps", "", "the bandwidth between this node's GPUs is unknown (" + r.why +
                                                     "): pass --gpu KEY or --intra-node-GBps (per GPU, per direction)");
+    direct_mesh = gpus > 2;
+    for (size_t i = 0; i < m.pair.size(); ++i)
+      for (size_t j = 0; j < m.pair[i].size(); ++j)
+        if (i != j && m.pair[i][j].type != PathType::kNvLink) direct_mesh = false;
     const std::string cls = link_class(r.bottleneck);
     intra.name = r.why + " (ring of " + std::to_string(gpus) + " GPUs)";
     intra.bw_Bps = r.bw_Bps;
@@ -184,6 +190,7 @@ ClusterSpec cluster_from_topology(const NodeTopology& t, const ClusterOptions& o
   inter.efficiency = link_efficiency("net");
 
   ClusterSpec c = gpu_node_cluster(o.name.empty() ? default_name : o.name, device, gpus, intra, inter);
+  if (direct_mesh) c.intra_node_fabric = "mesh";
   validate_cluster(c, "--as-cluster");
   return c;
 }

@@ -54,13 +54,34 @@ TEST(Collectives, GlooReduceScatterIsAllToAllPlusLocalSum) {
 TEST(Collectives, GroupPlacement) {
   ClusterSpec c = resolve_cluster("h100-sxm");
   c.num_nodes = 4;  // 32 GPUs, 8 per node
+  LinkSpec scratch;
   // TP groups of consecutive ranks: tp=8 stays inside a node, tp=16 crosses.
   EXPECT_FALSE(group_crosses_nodes(c, 8, 1));
   EXPECT_TRUE(group_crosses_nodes(c, 16, 1));
-  EXPECT_EQ(&group_link(c, 8, 1), &c.intra_node);
+  EXPECT_EQ(&group_link(c, 8, 1, &scratch), &c.intra_node);
   // DP groups stride tp: dp=4 at tp=8 spans the 4 nodes; dp=2 at tp=4 stays in one node.
-  EXPECT_EQ(&group_link(c, 4, 8), &c.inter_node);
-  EXPECT_EQ(&group_link(c, 2, 4), &c.intra_node);
+  EXPECT_EQ(&group_link(c, 4, 8, &scratch), &c.inter_node);
+  EXPECT_EQ(&group_link(c, 2, 4, &scratch), &c.intra_node);
+}
+
+// HGX 4-GPU board: 18 NVLink4 links per GPU (450 GB/s per direction), 6 to each of the 3 peers.
+// A pair reaches one peer's links, 150 GB/s; a group of all 4, every link, 450 GB/s.
+TEST(Collectives, MeshFabricGivesAGroupItsPeersLinks) {
+  ClusterSpec c = resolve_cluster("h200-sxm");
+  c.gpus_per_node = 4;
+  c.intra_node_fabric = "mesh";
+  LinkSpec scratch;
+  EXPECT_NEAR(group_link(c, 2, 1, &scratch).bw_Bps, 150e9, 1e3);
+  EXPECT_NEAR(group_link(c, 3, 1, &scratch).bw_Bps, 300e9, 1e3);
+  EXPECT_EQ(&group_link(c, 4, 1, &scratch), &c.intra_node);
+  // A DP group of 2 at tp 2 (ranks 0 and 2) is a pair too.
+  EXPECT_NEAR(group_link(c, 2, 2, &scratch).bw_Bps, 150e9, 1e3);
+  // 134,217,728 B all_gather over the pair: 1 step x latency + 1/2 x 134.2 MB / (150 GB/s x 0.8).
+  EXPECT_NEAR(all_gather_seconds(2, 134217728.0, group_link(c, 2, 1, &scratch)),
+              c.intra_node.latency_s + 0.5 * 134217728.0 / 120e9, 1e-9);
+  // Behind a switch the pair gets all 450 GB/s.
+  c.intra_node_fabric = "switch";
+  EXPECT_EQ(&group_link(c, 2, 1, &scratch), &c.intra_node);
 }
 
 TEST(Collectives, CalibratedEntryPerKindAndGroup) {
@@ -69,20 +90,21 @@ TEST(Collectives, CalibratedEntryPerKindAndGroup) {
   CollectiveFitSpec ar{"all_reduce", 4, 1, {"ar4", 0.9e9, 300e-6, 1.0}};
   CollectiveFitSpec ag{"all_gather", 2, 2, {"ag2s2", 1.5e9, 250e-6, 1.0}};
   c.collectives = {ar, ag};
+  LinkSpec scratch;
   // Exact kind, size and stride.
-  EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 4, 1).name, "ar4");
-  EXPECT_EQ(collective_link(c, CollectiveKind::all_gather, 2, 2).name, "ag2s2");
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 4, 1, &scratch).name, "ar4");
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_gather, 2, 2, &scratch).name, "ag2s2");
   // 1 MB all_reduce over 4 ranks on it: 6 steps x 300 us + 2 * 3/4 * 1e6 B / 0.9e9 B/s = 1.8 ms + 1.6667 ms.
-  EXPECT_NEAR(all_reduce_seconds(4, 1e6, collective_link(c, CollectiveKind::all_reduce, 4, 1)), 3.4667e-3, 1e-7);
+  EXPECT_NEAR(all_reduce_seconds(4, 1e6, collective_link(c, CollectiveKind::all_reduce, 4, 1, &scratch)), 3.4667e-3, 1e-7);
   // Same placement, another stride (a DP group of 2 in a world of 8 would have stride 4).
-  EXPECT_EQ(collective_link(c, CollectiveKind::all_gather, 2, 4).name, "ag2s2");
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_gather, 2, 4, &scratch).name, "ag2s2");
   // No entry for this kind, size or placement: the intra-node link.
-  EXPECT_EQ(&collective_link(c, CollectiveKind::reduce_scatter, 4, 1), &c.intra_node);
-  EXPECT_EQ(&collective_link(c, CollectiveKind::all_gather, 2, 1), &c.intra_node);
-  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 2, 2), &c.intra_node);
+  EXPECT_EQ(&collective_link(c, CollectiveKind::reduce_scatter, 4, 1, &scratch), &c.intra_node);
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_gather, 2, 1, &scratch), &c.intra_node);
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 2, 2, &scratch), &c.intra_node);
   // A group that leaves the node never uses the table.
   c.num_nodes = 2;
-  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 4, 4), &c.inter_node);
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 4, 4, &scratch), &c.inter_node);
 }
 
 TEST(Collectives, CalibratedEntriesAfterComputeAreInterpolated) {
@@ -105,7 +127,7 @@ TEST(Collectives, CalibratedEntriesAfterComputeAreInterpolated) {
   EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 5e-3).name, "ar2 after 2 ms");
   EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 0.0).name, "ar2 after 0");
   // Without a compute time: the entry measured after the most compute.
-  EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 2, 1).name, "ar2 after 2 ms");
+  EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 2, 1, &scratch).name, "ar2 after 2 ms");
   // Entries without after_compute_s (older profiles, GPUs): the one entry, whatever the compute.
   c.collectives = {{"all_reduce", 2, 1, {"ar2", 1e9, 100e-6, 1.0}}};
   EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 1e-3).name, "ar2");
