@@ -127,6 +127,7 @@ TEST(Collectives, CalibratedEntriesAfterComputeAreInterpolated) {
   EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 5e-3).name, "ar2 after 2 ms");
   EXPECT_EQ(collective_link_after(c, CollectiveKind::all_reduce, 2, 1, 0.0).name, "ar2 after 0");
   // Without a compute time: the entry measured after the most compute.
+  LinkSpec scratch;
   EXPECT_EQ(collective_link(c, CollectiveKind::all_reduce, 2, 1, &scratch).name, "ar2 after 2 ms");
   // Entries without after_compute_s (older profiles, GPUs): the one entry, whatever the compute.
   c.collectives = {{"all_reduce", 2, 1, {"ar2", 1e9, 100e-6, 1.0}}};
