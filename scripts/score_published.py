@@ -390,7 +390,7 @@ def decide(row, preset_gpn):
     elif G % g == 0 or G < g:
         # The row's nodes hold another number of GPUs: a cluster file with its node size. Four
         # SXM GPUs per node are an HGX 4-GPU board, which has no NVSwitch.
-        mesh = g == 4 and pg == 8 and preset in SXM_SWITCH_PRESETS
+        mesh = g == 4 and pg == 8 and preset in SXM_SWITCH_PRESETS and "gpu-not-stated" not in row.assumptions
         row.cluster_derive = (preset, g, mesh)
         row.assume("node-size", *(["hgx-4gpu-mesh"] if mesh else []))
         cluster = ["--cluster", "{cluster}"] + (["--nodes", str(G // g)] if G >= g else ["--gpus", str(G)])
