@@ -148,7 +148,8 @@ Export lightning_export(const Plan& p, const TrainingSpec& t, const ModelSpec& m
   const bool sp = p.sequence_parallel && p.tp > 1;
   std::ostringstream os;
   os << "# " << kLightning << "\n" << header_comment(p, t, "#");
-  os << "# Run on every node: python train.py  (Lightning launches " << gpus_per_node << " processes per node)\n";
+  os << "# Run on each of the " << num_nodes << " node(s): python train.py (Lightning starts " << gpus_per_node
+     << " processes per node;\n# set MASTER_ADDR, MASTER_PORT and NODE_RANK, or launch under SLURM or torchrun)\n";
   if (llama)
     os << "# The model is Hugging Face's LlamaForCausalLM built from the planned shape (pip install transformers);\n"
           "# random tokens stand in for your data.\n";
@@ -224,9 +225,17 @@ Export lightning_export(const Plan& p, const TrainingSpec& t, const ModelSpec& m
      << "    keep = {torch.ops.aten.mm.default, torch.ops.aten._scaled_dot_product_flash_attention.default,\n"
      << "            torch.ops.aten._scaled_dot_product_efficient_attention.default}\n"
      << "    return CheckpointPolicy.MUST_SAVE if op in keep else CheckpointPolicy.PREFER_RECOMPUTE\n\n\n";
-  const std::string blocks = llama ? "model.model.layers" : "";
   const char* param_dtype = t.precision == Precision::fp32 ? "torch.float32" : "torch.bfloat16";
   const char* reduce = reduces_in_bf16(t) ? "torch.bfloat16" : "torch.float32";
+  // Random samples made on demand: STEPS optimizer steps on every dp rank (the sampler splits the
+  // dataset over the data_parallel axis).
+  os << "class RandomData(torch.utils.data.Dataset):  # stands in for your data\n"
+     << "    def __len__(self):\n"
+     << "        return MICRO_BATCH * ACCUMULATE * STEPS * DP\n\n"
+     << "    def __getitem__(self, i):\n"
+     << (llama ? "        return torch.randint(0, VOCAB, (SEQ_LEN + 1,))\n"
+               : "        return torch.randn(SEQ_LEN, " + std::to_string(m.dim) + ")\n")
+     << "\n\n";
   os << "class PlannedModule(L.LightningModule):\n"
      << "    def __init__(self):\n"
      << "        super().__init__()\n"
@@ -248,7 +257,7 @@ Export lightning_export(const Plan& p, const TrainingSpec& t, const ModelSpec& m
      << "            tensor_parallel(self.model, tp_mesh)\n"
      << "        mp = MixedPrecisionPolicy(param_dtype=" << param_dtype << ", reduce_dtype=" << reduce << ")\n";
   if (llama) {
-    os << "        layers = " << blocks << "\n"
+    os << "        layers = self.model.model.layers\n"
        << "        for i, layer in enumerate(layers):\n";
     if (p.ac == ActivationCheckpointing::full) os << "            layer = checkpoint_wrapper(layer, preserve_rng_state=False)\n";
     if (p.ac == ActivationCheckpointing::selective)
@@ -288,11 +297,7 @@ Export lightning_export(const Plan& p, const TrainingSpec& t, const ModelSpec& m
      << "    def configure_optimizers(self):\n"
      << "        return torch.optim.AdamW(self.parameters(), lr=3e-4, foreach=True)\n\n"
      << "    def train_dataloader(self):\n";
-  if (llama)
-    os << "        data = torch.randint(0, VOCAB, (MICRO_BATCH * ACCUMULATE * STEPS, SEQ_LEN + 1))\n";
-  else
-    os << "        data = torch.randn(MICRO_BATCH * ACCUMULATE * STEPS, SEQ_LEN, " << m.dim << ")\n";
-  os << "        return torch.utils.data.DataLoader(data, batch_size=MICRO_BATCH)\n\n\n"
+  os << "        return torch.utils.data.DataLoader(RandomData(), batch_size=MICRO_BATCH)\n\n\n"
      << "if __name__ == \"__main__\":\n"
      << "    trainer = L.Trainer(\n"
      << "        accelerator=\"cuda\",\n"

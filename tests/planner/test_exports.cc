@@ -254,7 +254,8 @@ TEST(Exports, ValuesFollowThePlan) {
                            "ModelParallelStrategy(data_parallel_size=4, tensor_parallel_size=8)",
                            "create_selective_checkpoint_contexts", "reshard_after_forward=True",
                            "MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)",
-                           "SequenceParallel()", "def configure_model(self):"})
+                           "SequenceParallel()", "def configure_model(self):", "layers = self.model.model.layers\n",
+                           "return MICRO_BATCH * ACCUMULATE * STEPS * DP\n"})
     EXPECT_NE(l.find(want), std::string::npos) << want << " not in\n" << l;
   const std::string l1 = lightning_export(cs[1].plan, cs[1].training, cs[1].model, 8, 4).text;
   EXPECT_NE(l1.find("self.model.set_requires_gradient_sync(last)"), std::string::npos) << l1;
