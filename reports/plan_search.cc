@@ -125,7 +125,7 @@ std::string render_plan_search_html(const Json& doc, const std::string& source, 
       sn << "<h3>" << html_escape(e.get_string("target")) << "</h3>\n";
       const Json& w = get_array(e, "warnings");
       for (size_t k = 0; k < w.size(); ++k)
-        sn << "<div class=\"verdict bad\">Not expressible: " << html_escape(w[k].is_string() ? w[k].get<std::string>() : "")
+        sn << "<div class=\"verdict bad\">Warning: " << html_escape(w[k].is_string() ? w[k].get<std::string>() : "")
            << "</div>\n";
       sn << "<pre>" << html_escape(e.get_string("text")) << "</pre>\n";
     }
