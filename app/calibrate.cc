@@ -1,9 +1,12 @@
 #include "app/calibrate.h"
+#include "app/common.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "core/error.h"
+#include "validation/calibration.h"
 
 namespace planner::app {
 
@@ -16,6 +19,11 @@ int run_calibrate(const CalibrateOptions& a) {
     o.measure.message_bytes = {4096, 65536, 1048576};
     o.measure.repeats = 3;
     o.measure.min_time_s = 0.0005;
+  }
+  double load[1] = {0};
+  if (::getloadavg(load, 1) == 1) {
+    const std::string w = validation::busy_host_warning(load[0], std::thread::hardware_concurrency());
+    if (!w.empty()) std::fprintf(stderr, "warning: %s\n", w.c_str());
   }
   const int rc = validation::run_calibration(o);
   if (rc != 0) {
@@ -33,7 +41,7 @@ CLI::App* add_calibrate(CLI::App& cli, CalibrateOptions* a) {
                                     "Measure this machine (GEMMs, memory bandwidth, collectives on the mesh) and fit the "
                                     "simulator's hardware profile (docs/calibration.md)");
   c->add_option("--ranks", a->o.measure.ranks, "Ranks (processes) to run, as `planner train --nproc` would")->capture_default_str();
-  c->add_option("--out", a->o.out_path, "Profile to write (planner-cluster/1); measurements go to NAME.calibration.json")
+  add_output_option(c, &a->o.out_path, "Profile to write (planner-cluster/1); measurements go to NAME.calibration.json")
       ->required();
   c->add_option("--model", a->models, "Models whose GEMM shapes to measure (repeatable; default llama-tiny)");
   c->add_option("--seq-len", a->o.measure.seq_len, "Tokens per sequence of those GEMMs")->capture_default_str();
@@ -58,7 +66,7 @@ CLI::App* add_calibrate(CLI::App& cli, CalibrateOptions* a) {
       ->capture_default_str();
   c->add_option("--timeout", a->o.measure.run_timeout_s, "Stop every rank after this many seconds")->capture_default_str();
   c->add_flag("--quick", a->quick, "Fewer message sizes and repetitions (tests)");
-  c->add_flag("--quiet", a->o.measure.quiet, "No progress line");
+  c->add_flag("-q,--quiet", a->o.measure.quiet, "No progress line");
   c->add_flag("--verbose", a->o.verbose,
               "Also print every collective sample with its fitted value and residual (always in NAME.calibration.json)");
   return c;

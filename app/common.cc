@@ -1,6 +1,9 @@
 #include "app/common.h"
 
+#include <cmath>
+#include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "core/error.h"
@@ -16,17 +19,19 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
                   "Node preset (h100-sxm, h200-sxm, a100-80gb-sxm, a100-40gb-sxm, h100-pcie, a100-40gb-4x, "
                   "cpu-gloo) or a cluster JSON file (planner probe --as-cluster)")
       ->capture_default_str();
-  cmd->add_option("--nodes", o->nodes, "Number of nodes")->check(CLI::PositiveNumber);
+  cmd->add_option("--nodes", o->nodes, "Number of nodes")->check(number_in(1, 1e6));
   cmd->add_option("--gpus", o->gpus, "World size in GPUs (fewer than a node: one partial node)")
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(1, 1e8));
   cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence [8192 for Llama, 1 for FeedForward]")
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(1, 1e8));
   cmd->add_option("--global-batch", o->global_batch,
                   "Sequences per optimizer step over all dp ranks [512 for Llama, 8 for FeedForward]")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--precision", o->precision, "bf16-mixed (FSDP2 MixedPrecisionPolicy), bf16, fp32")
+      ->check(number_in(1, 1e9));
+  cmd->add_option("--precision", o->precision,
+                  "bf16-mixed (FSDP2 MixedPrecisionPolicy), bf16, fp32; default bf16-mixed, fp32 on devices without "
+                  "bfloat16 (V100, Gloo)")
       ->check(CLI::IsMember(precision_names()))
-      ->capture_default_str();
+      ->default_str("bf16-mixed");
   cmd->add_flag("--compile", o->compiled,
                 "The model runs under torch.compile (fused norms and elementwise ops); default: eager kernels");
   cmd->add_option("--reduce-dtype", o->reduce_dtype,
@@ -39,16 +44,54 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
                   "example) or compute (the loss runs on the bf16 logits of the output matmul: KempnerForge)")
       ->check(CLI::IsMember(loss_dtype_names()))
       ->capture_default_str();
-  cmd->add_option("--loss-parallel", o->loss_parallel,
-                  "TP plan: on keeps the logits vocab-sharded for a vocab-parallel loss (torchtitan); off "
-                  "all-gathers them to the full vocabulary (Lightning's example)")
-      ->check(CLI::IsMember({"on", "off"}))
+  add_switch_option(cmd, "--loss-parallel", &o->loss_parallel,
+                    "TP plan: on keeps the logits vocab-sharded for a vocab-parallel loss (torchtitan); off "
+                    "all-gathers them to the full vocabulary (Lightning's example)",
+                    false);
+  add_switch_option(cmd, "--shard-embedding", &o->shard_embedding,
+                    "TP plan: on shards the token embedding by vocabulary rows (torchtitan); off replicates it on "
+                    "every TP rank",
+                    false);
+}
+
+CLI::Option* add_output_option(CLI::App* cmd, std::string* path, const std::string& help) {
+  return cmd->add_option("-o,--output,--out", *path, help);
+}
+
+CLI::Option* add_switch_option(CLI::App* cmd, const std::string& name, std::string* value, const std::string& help,
+                               bool search_allowed) {
+  static const std::map<std::string, std::string> spellings{{"true", "on"}, {"false", "off"}, {"yes", "on"},
+                                                            {"no", "off"},  {"1", "on"},      {"0", "off"},
+                                                            {"enable", "on"}, {"disable", "off"}};
+  std::vector<std::string> allowed{"on", "off"};
+  if (search_allowed) allowed.insert(allowed.begin(), "search");
+  return cmd->add_option(name, *value, help + " (on|off" + (search_allowed ? "|search" : "") + "; true/false also accepted)")
+      ->transform(CLI::Transformer(spellings, CLI::ignore_case).description(""))
+      ->check(CLI::IsMember(allowed, CLI::ignore_case))
       ->capture_default_str();
-  cmd->add_option("--shard-embedding", o->shard_embedding,
-                  "TP plan: on shards the token embedding by vocabulary rows (torchtitan); off replicates it on "
-                  "every TP rank")
-      ->check(CLI::IsMember({"on", "off"}))
-      ->capture_default_str();
+}
+
+CLI::Validator number_in(double lo, double hi, bool lo_exclusive) {
+  char range[96];
+  std::snprintf(range, sizeof range, "%g%s and %g", lo, lo_exclusive ? " (excluded)" : "", hi);
+  const std::string words = range;
+  return CLI::Validator(
+      [lo, hi, lo_exclusive, words](std::string& s) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        const bool ok = used == s.size() && used > 0 && std::isfinite(v) && (lo_exclusive ? v > lo : v >= lo) && v <= hi;
+        return ok ? std::string() : s + " is not a number between " + words;
+      },
+      "between " + words);
+}
+
+void add_quiet_flag(CLI::App* cmd, bool* quiet) {
+  cmd->add_flag("-q,--quiet", *quiet, "No notes on stderr (what was written, fallbacks taken); errors still print");
 }
 
 void add_knob_options(CLI::App* cmd, KnobOptions* o) {
@@ -57,18 +100,14 @@ void add_knob_options(CLI::App* cmd, KnobOptions* o) {
   cmd->add_option("--micro-batch", o->micro_batch, "Micro-batch size(s): 'search' or a list")->capture_default_str();
   cmd->add_option("--ac", o->ac, "Activation checkpointing: 'search' or a list of none,selective,full")
       ->capture_default_str();
-  cmd->add_option("--sp", o->sp, "Sequence parallel: search, on, off")
-      ->check(CLI::IsMember({"search", "on", "off"}))
-      ->capture_default_str();
-  cmd->add_option("--reshard-after-forward", o->reshard, "FSDP reshard after forward: search, on, off")
-      ->check(CLI::IsMember({"search", "on", "off"}))
-      ->capture_default_str();
+  add_switch_option(cmd, "--sp", &o->sp, "Sequence parallel", true);
+  add_switch_option(cmd, "--reshard-after-forward", &o->reshard, "FSDP reshard after forward", true);
   cmd->add_option("--grad-sync", o->grad_sync,
                   "Gradient reduce-scatter on every micro-batch or only the last: search, every, last")
       ->check(CLI::IsMember({"search", "every", "last"}))
       ->capture_default_str();
   cmd->add_option("--max-micro-batch", o->max_micro_batch, "Largest micro-batch searched")
-      ->check(CLI::PositiveNumber)
+      ->check(number_in(1, 1e6))
       ->capture_default_str();
 }
 
@@ -85,17 +124,21 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   const bool llama = s.model.kind == ModelKind::llama;
   s.training.seq_len = o.seq_len > 0 ? o.seq_len : (llama ? 8192 : 1);
   s.training.global_batch = o.global_batch > 0 ? o.global_batch : (llama ? 512 : 8);
-  s.training.precision = precision_from_string(o.precision, "--precision", "");
+  s.training.precision = precision_from_string(o.precision.empty() ? "bf16-mixed" : o.precision, "--precision", "");
   s.training.compiled = o.compiled;
   s.training.reduce_dtype = reduce_dtype_from_string(o.reduce_dtype, "--reduce-dtype", "");
   s.training.loss_dtype = loss_dtype_from_string(o.loss_dtype, "--loss-dtype", "");
   s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
   s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
-  if (s.cluster.backend == "gloo" && s.training.precision != Precision::fp32) {
-    if (o.precision == "bf16-mixed")  // the default: Gloo runs fp32, say so and go on
-      s.training.precision = Precision::fp32;
-    else
-      throw InputError("--precision", "", "'" + o.precision + "' is not possible on the Gloo backend (no bfloat16); use fp32");
+  if (!s.cluster.device.bf16 && s.training.precision != Precision::fp32) {
+    const bool gloo = s.cluster.backend == "gloo";
+    const std::string why = gloo ? "the Gloo backend has no bfloat16" : "'" + s.cluster.device.name + "' has no bfloat16";
+    if (!o.precision.empty())
+      throw InputError("--precision", "", "'" + o.precision + "' is not possible: " + why +
+                                              "; use fp32 (fp16 mixed precision is not modelled)");
+    s.training.precision = Precision::fp32;  // the default: plan in fp32, and say so
+    if (!gloo && !o.quiet)
+      std::cerr << "note: " << why << ": planning in fp32 (--precision fp32; fp16 mixed precision is not modelled)\n";
   }
   if (o.nodes > 0 && o.gpus > 0)
     throw InputError("--gpus", "", "give either --nodes or --gpus, not both (--nodes " + std::to_string(o.nodes) +

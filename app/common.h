@@ -18,12 +18,13 @@ struct SetupOptions {
   int64_t gpus = 0;                  // world size; fewer than a node = one partial node
   int64_t seq_len = 0;               // 0: 8192 for Llama models, 1 for the FeedForward
   int64_t global_batch = 0;          // 0: 512 for Llama models, 8 for the FeedForward
-  std::string precision = "bf16-mixed";
+  std::string precision;              // "": bf16-mixed, or fp32 on a device without bfloat16
   bool compiled = false;
   std::string reduce_dtype = "auto";   // FSDP2 reduce_dtype: auto (the precision's), fp32, bf16
   std::string loss_dtype = "fp32";      // the cross-entropy's dtype: fp32 (logits.float()) or compute
   std::string loss_parallel = "on";    // on: vocab-sharded logits and loss; off: logits gathered
   std::string shard_embedding = "on";  // on: vocab-sharded embedding; off: replicated over TP
+  bool quiet = false;                  // no notes on stderr
 };
 
 struct KnobOptions {
@@ -39,6 +40,18 @@ struct KnobOptions {
 void add_setup_options(CLI::App* cmd, SetupOptions* o);
 void add_knob_options(CLI::App* cmd, KnobOptions* o);
 void add_format_option(CLI::App* cmd, std::string* format);  // table | json | csv
+// -o,--output (and --out, the spelling calibrate and validate used): the same on every subcommand.
+CLI::Option* add_output_option(CLI::App* cmd, std::string* path, const std::string& help);
+// An on|off option (plus "search" where search_allowed) that also takes the boolean spellings
+// CLI11 flags take elsewhere (true/false, yes/no, 1/0), normalised to on/off.
+CLI::Option* add_switch_option(CLI::App* cmd, const std::string& name, std::string* value, const std::string& help,
+                               bool search_allowed);
+// A number between lo and hi (lo excluded when lo_exclusive), said in words on failure
+// ("--tokens: 1e400 is not a number between 0 (excluded) and 1e+20"): CLI::PositiveNumber's
+// message prints DBL_MAX's 309 digits. The bounds are sanity limits, far above any real cluster.
+CLI::Validator number_in(double lo, double hi, bool lo_exclusive = false);
+// -q,--quiet: no notes on stderr (what was written, fallbacks taken); errors and warnings stay.
+void add_quiet_flag(CLI::App* cmd, bool* quiet);
 
 struct Setup {
   ModelSpec model;

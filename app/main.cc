@@ -2,9 +2,11 @@
 // an options struct, add_* declares its flags on a CLI11 subcommand, run_* does the work and
 // returns the exit code, which main returns. Only app/ sees CLI11.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "app/gate.h"
@@ -15,16 +17,64 @@
 #include "app/suggest.h"
 #include "app/validate.h"
 #include "core/error.h"
+#include "planner/output.h"  // planner_version()
 #ifdef PLANNER_HAVE_TORCH  // train and calibrate exist only in builds with LibTorch (the executor)
 #include "app/calibrate.h"
 #include "app/train.h"
 #endif
+
+namespace {
+
+#ifdef PLANNER_HAVE_TORCH
+constexpr bool kHaveExecutor = true;
+#else
+constexpr bool kHaveExecutor = false;
+#endif
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The first word when it is not a subcommand of this build: a typo (with the closest name) or a
+// subcommand that needs the LibTorch executor; "" when argv names a subcommand or starts with a flag.
+std::string unknown_subcommand_message(int argc, char** argv, const CLI::App& cli) {
+  if (argc < 2 || argv[1][0] == '-') return "";
+  const std::string word = argv[1];
+  std::vector<std::string> names;
+  for (const CLI::App* s : cli.get_subcommands([](const CLI::App*) { return true; })) names.push_back(s->get_name());
+  if (std::find(names.begin(), names.end(), word) != names.end()) return "";
+  if (!kHaveExecutor && (word == "train" || word == "calibrate"))
+    return "'" + word + "' needs the LibTorch executor, and this build has none (planner --version says so); rebuild "
+           "with -DPLANNER_WITH_TORCH=ON";
+  std::string best;
+  size_t best_d = 3;  // suggest only a close name
+  for (const auto& n : names)
+    if (size_t d = edit_distance(word, n); d < best_d) best_d = d, best = n;
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
+  return "unknown subcommand '" + word + "'" + (best.empty() ? "" : "; did you mean '" + best + "'?") +
+         " (subcommands: " + all + ")";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace planner::app;
   CLI::App cli{"planner: plan, predict and prove 2D (FSDP x tensor-parallel) training splits"};
   cli.require_subcommand(1);
   cli.set_help_all_flag("--help-all", "Show the help of every subcommand");
+  cli.set_version_flag("-V,--version", planner::planner_version_line());
 
   struct Subcommand {
     CLI::App* cmd;
@@ -54,6 +104,10 @@ int main(int argc, char** argv) {
   // Without LibTorch, validate only rescores stored validations (--rescore).
   subcommands.push_back({add_validate(cli, &validate), [&] { return run_validate(validate); }});
 
+  if (const std::string msg = unknown_subcommand_message(argc, argv, cli); !msg.empty()) {
+    std::fprintf(stderr, "error: %s\n", msg.c_str());
+    return 2;
+  }
   try {
     cli.parse(argc, argv);
     for (const Subcommand& s : subcommands)

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "core/plan_file.h"
+#include "planner/exports.h"
 #include "planner/output.h"
 #include "reports/report.h"
 
@@ -38,7 +39,16 @@ std::string run_one(const PlanOptions& o, PlanSearchResult* out_result, Setup* o
   PlanSearchResult r = search_plans(sim, space, o.format == "csv" ? 0 : std::max<size_t>(o.top, 1));
   std::string text;
   if (!o.report.empty()) write_file_atomic(o.report, reports::render_html_report(search_to_json(sim, r), "planner plan"));
-  if (o.format == "json") {
+  if (!o.export_name.empty()) {
+    if (r.ranked.empty()) throw InputError("--export", "", "no feasible plan to export (run without --export to see why)");
+    for (const Export& e : all_exports(r.ranked.front().plan, s.training, s.model, s.cluster.gpus_per_node,
+                                       s.cluster.num_nodes)) {
+      if (e.name != o.export_name) continue;
+      text = e.text;
+      // Knobs the target cannot express go to stderr even under --quiet: the export differs from the plan.
+      for (const auto& w : e.warnings) std::cerr << "warning: " << e.name << ": " << w << "\n";
+    }
+  } else if (o.format == "json") {
     text = search_to_json(sim, r).dump(2) + "\n";
   } else if (o.format == "csv") {
     text = candidates_csv(r.ranked);
@@ -53,11 +63,14 @@ std::string run_one(const PlanOptions& o, PlanSearchResult* out_result, Setup* o
 }  // namespace
 
 int run_plan(const PlanOptions& o) {
+  if (!o.export_name.empty() && o.format != "table")
+    throw InputError("--export", "", "prints one export; give --export or --format " + o.format + ", not both");
   if (o.setup.model.empty()) {
     if (o.format != "table")
       throw InputError("--model", "", "required with --format " + o.format + " (without --model, plan runs the two embedded examples as tables)");
     if (!o.write_plan.empty()) throw InputError("--write-plan", "", "needs --model (which plan should it write?)");
     if (!o.report.empty()) throw InputError("--report", "", "needs --model (one report per question)");
+    if (!o.export_name.empty()) throw InputError("--export", "", "needs --model (which plan should it export?)");
     std::string text;
     int i = 0;
     for (const auto& ex : embedded_examples(o)) {
@@ -78,7 +91,7 @@ int run_plan(const PlanOptions& o) {
       throw InputError("--write-plan", "", "no feasible plan to write (see the rejected splits above)");
     PlanFile f{s.model, s.training, r.ranked.front().plan, s.cluster, candidate_to_json(r.ranked.front())};
     write_plan_file(o.write_plan, f);
-    std::cerr << "wrote " << o.write_plan << " (" << plan_label(r.ranked.front().plan) << ")\n";
+    if (!o.setup.quiet) std::cerr << "wrote " << o.write_plan << " (" << plan_label(r.ranked.front().plan) << ")\n";
   }
   return r.ranked.empty() ? 1 : 0;  // the question was valid; the answer may be "nothing fits"
 }
@@ -89,10 +102,15 @@ CLI::App* add_plan(CLI::App& cli, PlanOptions* o) {
   add_setup_options(cmd, &o->setup);
   add_knob_options(cmd, &o->knobs);
   add_format_option(cmd, &o->format);
-  cmd->add_option("--top", o->top, "How many ranked candidates to show")->capture_default_str();
+  cmd->add_option("--top", o->top, "How many ranked candidates to show")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--write-plan", o->write_plan, "Write the best plan as a plan file (for planner train)");
-  cmd->add_option("-o,--output", o->output, "Write the output to a file (default: stdout)");
+  add_output_option(cmd, &o->output, "Write the output to a file (default: stdout)");
   cmd->add_option("--report", o->report, "Also write a self-contained HTML report (charts per split)");
+  cmd->add_option("--export", o->export_name,
+                  "Print the best plan for another framework instead of the table: lightning (a training script), "
+                  "torchtitan-toml (v0.2.2 job config), torchtitan-py (Python config after v0.2.2)")
+      ->check(CLI::IsMember(export_names()));
+  add_quiet_flag(cmd, &o->setup.quiet);
   return cmd;
 }
 

@@ -16,6 +16,7 @@ struct PlanOptions {
   std::string write_plan;  // plan file of the best candidate
   std::string output = "-";
   std::string report;      // self-contained HTML
+  std::string export_name;  // --export: print this export of the best plan instead of the table
 };
 
 // Declares `plan` and its flags on cli, bound to *o.

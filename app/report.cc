@@ -1,4 +1,5 @@
 #include "app/report.h"
+#include "app/common.h"
 
 #include <iostream>
 
@@ -47,7 +48,7 @@ CLI::App* add_report(CLI::App& cli, ReportOptions* o) {
       "Write a self-contained HTML report (charts, tables; opens offline) of a plan search, suggest, simulate, "
       "train --record, probe, validate or Google Benchmark JSON document");
   cmd->add_option("input", o->input, "The JSON document")->required();
-  cmd->add_option("-o,--output", o->output, "HTML file to write (default: INPUT with .html; - for stdout)");
+  add_output_option(cmd, &o->output, "HTML file to write (default: INPUT with .html; - for stdout)");
   cmd->add_option("--csv", o->csv, "Also write the data behind the main chart/table as CSV (RFC 4180; - for stdout)");
   return cmd;
 }

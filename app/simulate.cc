@@ -109,6 +109,7 @@ int run_simulate(const SimulateOptions& o) {
   SimulationDetail d = sim.detail(p);
   Json j = detail_to_json(d);
   j["format"] = "planner-simulate/1";
+  j["tool"] = tool_json();
   j["model"] = model_to_json(s.model);
   j["training"] = training_to_json(s.training);
   j["cluster"] = cluster_to_json(s.cluster);
@@ -128,21 +129,19 @@ CLI::App* add_simulate(CLI::App& cli, SimulateOptions* o) {
   CLI::App* cmd = cli.add_subcommand("simulate", "Predict memory and step time of one split, with the full breakdown");
   add_setup_options(cmd, &o->setup);
   cmd->add_option("--plan", o->plan_file, "A plan file (planner plan --write-plan) instead of the flags below");
-  cmd->add_option("--dp", o->dp, "Data-parallel (FSDP) size [world / tp]")->check(CLI::PositiveNumber);
+  cmd->add_option("--dp", o->dp, "Data-parallel (FSDP) size [world / tp]")->check(number_in(1, 1e8));
   cmd->add_option("--tp", o->tp, "Tensor-parallel size, or auto (GPUs per node)")->capture_default_str();
   cmd->add_option("--micro-batch", o->micro_batch, "Sequences per dp rank per forward/backward")
-      ->check(CLI::PositiveNumber)
+      ->check(number_in(1, 1e6))
       ->capture_default_str();
   cmd->add_option("--ac", o->ac, "Activation checkpointing: none, selective, full")
       ->check(CLI::IsMember(ac_names()))
       ->capture_default_str();
-  cmd->add_option("--sp", o->sp, "Sequence parallel: on, off")->check(CLI::IsMember({"on", "off"}))->capture_default_str();
-  cmd->add_option("--reshard-after-forward", o->reshard, "on, off")
-      ->check(CLI::IsMember({"on", "off"}))
-      ->capture_default_str();
+  add_switch_option(cmd, "--sp", &o->sp, "Sequence parallel", false);
+  add_switch_option(cmd, "--reshard-after-forward", &o->reshard, "FSDP reshard after forward", false);
   cmd->add_option("--grad-sync", o->grad_sync, "every, last")->check(CLI::IsMember(grad_sync_names()))->capture_default_str();
   add_format_option(cmd, &o->format);
-  cmd->add_option("-o,--output", o->output, "Write the output to a file (default: stdout)");
+  add_output_option(cmd, &o->output, "Write the output to a file (default: stdout)");
   cmd->add_option("--trace", o->trace, "Write the simulated step as a Chrome trace (chrome://tracing, Perfetto)");
   cmd->add_option("--report", o->report, "Write a self-contained HTML report");
   return cmd;

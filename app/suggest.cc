@@ -31,7 +31,7 @@ int run_suggest(const SuggestOptions& o) {
   if (o.format == "json")
     write_output(o.output, suggest_to_json(r, g).dump(2) + "\n");
   else if (o.format == "csv")
-    write_output(o.output, suggest_csv(r));
+    write_output(o.output, suggest_csv(r, g));
   else {
     Simulator sim(s.model, s.training, s.cluster);
     write_output(o.output, describe_setup(sim) + "\n" + suggest_table(r, g));
@@ -43,18 +43,19 @@ CLI::App* add_suggest(CLI::App& cli, SuggestOptions* o) {
   CLI::App* cmd = cli.add_subcommand("suggest", "Size a cluster: the smallest (or cheapest) that trains the token budget in time");
   add_setup_options(cmd, &o->setup);
   add_knob_options(cmd, &o->knobs);
-  cmd->add_option("--tokens", o->tokens, "Token budget to train on, e.g. 15e12")->required()->check(CLI::PositiveNumber);
-  cmd->add_option("--deadline-days", o->deadline_days, "Deadline in days (0: none)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-nodes", o->max_nodes, "Node budget (0: up to --max-gpus)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--price-per-gpu-hour", o->price, "Price of one GPU-hour (any currency)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--tokens", o->tokens, "Token budget to train on, e.g. 15e12")->required()->check(number_in(0, 1e20, true));
+  cmd->add_option("--deadline-days", o->deadline_days, "Deadline in days (0: none)")->check(number_in(0, 36500));
+  cmd->add_option("--max-nodes", o->max_nodes, "Node budget (0: up to --max-gpus)")->check(number_in(0, 1e6));
+  cmd->add_option("--price-per-gpu-hour", o->price, "Price of one GPU-hour (any currency)")->check(number_in(0, 1e9));
   cmd->add_option("--objective", o->objective, "smallest (fewest nodes) or cheapest (needs a price)")
       ->check(CLI::IsMember({"smallest", "cheapest"}))
       ->capture_default_str();
-  cmd->add_option("--min-gpus", o->min_gpus, "Smallest cluster tried")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--max-gpus", o->max_gpus, "Largest cluster tried")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--min-gpus", o->min_gpus, "Smallest cluster tried")->check(number_in(1, 1e8))->capture_default_str();
+  cmd->add_option("--max-gpus", o->max_gpus, "Largest cluster tried")->check(number_in(1, 1e8))->capture_default_str();
   add_format_option(cmd, &o->format);
-  cmd->add_option("-o,--output", o->output, "Write the output to a file (default: stdout)");
+  add_output_option(cmd, &o->output, "Write the output to a file (default: stdout)");
   cmd->add_option("--report", o->report, "Also write a self-contained HTML report (scaling curve)");
+  add_quiet_flag(cmd, &o->setup.quiet);
   return cmd;
 }
 

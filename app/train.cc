@@ -167,7 +167,7 @@ CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
   c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps");
   c->add_option("--resume", a->resume, "Resume from a checkpoint directory (another dp x tp is resharded on load)");
   c->add_flag("--no-prefetch", a->no_prefetch, "Do not all-gather the next FSDP unit ahead of time");
-  c->add_flag("--quiet", a->quiet, "No per-step progress line");
+  c->add_flag("-q,--quiet", a->quiet, "No per-step progress line");
   c->add_flag("--phase-times", a->phase_times,
               "Time each step's forward, backward and optimizer apart (the device synchronized between them) into "
               "the run record's phase_s_median per rank, to compare with planner simulate's forward_s, backward_s "

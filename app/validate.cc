@@ -1,4 +1,5 @@
 #include "app/validate.h"
+#include "app/common.h"
 
 #include "core/error.h"
 #include "validation/rescore.h"
@@ -40,7 +41,7 @@ CLI::App* add_validate(CLI::App& cli, ValidateOptions* a) {
   c->add_option("--cpu-bind", a->o.cpu_bind, "CPU binding of the ranks, as planner train (auto, cores, none)")
       ->capture_default_str();
   c->add_option("--run-timeout", a->o.run_timeout_s, "Seconds before one split's training is stopped")->capture_default_str();
-  c->add_option("-o,--out", a->o.out, "The planner-validate/1 JSON to write (default validate.json; with --rescore FILE.rescored.json)");
+  add_output_option(c, &a->o.out, "The planner-validate/1 JSON to write (default validate.json; with --rescore FILE.rescored.json)");
   c->add_option("--rescore", a->rescore,
                 "Re-predict a stored planner-validate/1 with this build's simulator and --cluster; trains nothing");
   c->add_option("--runs-dir", a->o.runs_dir, "Where run records and logs go (default: --out's folder)");

@@ -40,6 +40,8 @@ Json cluster_to_json(const ClusterSpec& c) {
       {"allocator_fragmentation", c.allocator_fragmentation},
   };
   if (c.intra_node_fabric != "switch") j["intra_node_fabric"] = c.intra_node_fabric;
+  // Written only for a device without bfloat16, so files of the others read as before.
+  if (!d.bf16) j["device"]["bf16"] = false;
   if (!c.collectives.empty()) {
     Json t = Json::array();
     for (const auto& f : c.collectives) {
@@ -118,12 +120,13 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
   c.gpus_per_node = r.get_int("gpus_per_node", 1);
   c.num_nodes = r.get_int("num_nodes", 1, 1);
   JsonReader d = r.child("device");
-  d.reject_unknown_keys({"name", "kind", "peak_bf16_tflops", "peak_fp32_tflops", "memory_gib", "mem_bw_GBps",
+  d.reject_unknown_keys({"name", "kind", "peak_bf16_tflops", "peak_fp32_tflops", "bf16", "memory_gib", "mem_bw_GBps",
                          "compute_units", "gemm_tile_m", "gemm_tile_n"});
   c.device.name = d.get_string("name", "");
   c.device.kind = d.get_enum("kind", {"gpu", "cpu"}, "gpu");
   c.device.peak_bf16_flops_per_s = d.get_number("peak_bf16_tflops", 0.0) * kTera;
   c.device.peak_fp32_flops_per_s = d.get_number("peak_fp32_tflops", 0.0) * kTera;
+  c.device.bf16 = d.get_bool("bf16", true);
   c.device.memory_bytes = gib_to_bytes(d.get_number("memory_gib", 0.0));
   c.device.mem_bw_Bps = gbps_to_Bps(d.get_number("mem_bw_GBps", 0.0));
   c.device.compute_units = d.get_int("compute_units", 1, 1);

@@ -15,6 +15,7 @@ struct DeviceSpec {
   std::string kind = "gpu";            // "gpu" or "cpu" (a CPU rank: one process, some cores)
   double peak_bf16_flops_per_s = 0;    // dense, no sparsity (datasheet)
   double peak_fp32_flops_per_s = 0;    // dense fp32 (no TF32) for GPUs; FMA peak for CPUs
+  bool bf16 = true;                    // runs bfloat16 (V100, T4, K40: no; then bf16 plans are rejected)
   double memory_bytes = 0;             // capacity visible to the process (nvidia-smi total)
   double mem_bw_Bps = 0;               // HBM (GPU) or the rank's share of DRAM bandwidth (CPU)
   int64_t compute_units = 1;           // SMs (GPU) or cores per rank (CPU): wave quantization

@@ -123,7 +123,9 @@ ModelSpec resolve_model(const std::string& name, const std::string& flag) {
   }
   if (is_file(name)) {
     Json j = read_json_file(name);
-    if (j.is_object() && j.contains("hidden_size")) return model_from_hf_config(j, name);
+    // A Hugging Face config names its model_type; one of another architecture (gpt2 has n_embd, not
+    // hidden_size) is rejected for its model_type rather than read as our own format.
+    if (j.is_object() && (j.contains("hidden_size") || j.contains("model_type"))) return model_from_hf_config(j, name);
     JsonReader r(j, name);
     return model_from_json(r);
   }

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/parallel_plan.h"
+#include "core/progress.h"
 #include "core/units.h"
 #include "executor/launcher.h"
 #include "executor/trainer.h"
@@ -265,6 +266,9 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
       coll_r(w.collectives.size()), phase_r(w.collectives.size());
   std::vector<double> eager_r;
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
+  ProgressLine progress(stderr, ::isatty(::fileno(stderr)) == 1,
+                        static_cast<size_t>(rounds) * (w.gemms.size() + 2 + w.collectives.size()) + w.overlaps.size(),
+                        "calibrate", !talk);
   for (int round = 0; round < rounds; ++round) {
   {
     at::NoGradGuard ng;
@@ -272,7 +276,8 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
     ColdOperands pool(opts);
     for (size_t gi = 0; gi < w.gemms.size(); ++gi) {
       gemm_r[gi].push_back(time_gemm(w.gemms[gi], pool, per_round, o.min_time_s, *world, opts, o.backend));
-      if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, GEMM %d/%zu     ", round + 1, rounds, ++i, w.gemms.size());
+      progress.step("round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ", GEMM " +
+                    std::to_string(++i) + "/" + std::to_string(w.gemms.size()));
     }
     for (size_t ai = 0; ai < w.attention.size(); ++ai) {
       const auto& g = w.attention[ai];
@@ -285,7 +290,7 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
           },
           per_round, o.min_time_s, *world, opts));
     }
-    if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, memory-bound kernel     ", round + 1, rounds);
+    progress.step("round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ", memory-bound kernel");
     for (size_t mi = 0; mi < w.memory.size(); ++mi) {
       const int64_t n = static_cast<int64_t>(w.memory[mi].bytes / 12.0);
       mem_r[mi].push_back(time_kernel(
@@ -297,7 +302,7 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
     }
   }
   {
-    if (talk) std::fprintf(stderr, "\rcalibrate: round %d/%d, eager op overhead     ", round + 1, rounds);
+    progress.step("round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ", eager op overhead");
     eager_r.push_back(time_eager_op(per_round, o.min_time_s, *world, opts, o.backend));
   }
   // Collectives over the mesh's groups: for size g, consecutive groups (TP) and strided (DP).
@@ -363,8 +368,8 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
       fn();
       v.push_back(seconds_since(t0));
     }
-    if (talk)
-      std::fprintf(stderr, "\rcalibrate: round %d/%d, collective %d/%zu    ", round + 1, rounds, ++ci, w.collectives.size());
+    progress.step("round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ", collective " +
+                  std::to_string(++ci) + "/" + std::to_string(w.collectives.size()));
   }
   }  // rounds
   for (auto& r : gemm_r) mine.gemm_s.push_back(median(r));
@@ -414,9 +419,9 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
     mine.overlap_compute_s.push_back(median(vc));
     mine.overlap_alone_s.push_back(median(va));
     mine.overlap_overlapped_s.push_back(median(vo));
-    if (talk) std::fprintf(stderr, "\rcalibrate: overlap %d/%zu    ", ++oi, w.overlaps.size());
+    progress.step("overlap " + std::to_string(++oi) + "/" + std::to_string(w.overlaps.size()));
   }
-  if (talk) std::fprintf(stderr, "\n");
+  progress.finish();
   Json j = {{"gemm", mine.gemm_s}, {"attention", mine.attention_s}, {"memory", mine.memory_s},
             {"collectives", mine.collective_s}, {"phase", mine.phase_s}, {"eager_op", mine.eager_op_s},
             {"overlap_compute", mine.overlap_compute_s}, {"overlap_alone", mine.overlap_alone_s},

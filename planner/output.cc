@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/units.h"
+#include "planner/exports.h"
 
 namespace planner {
 
@@ -13,6 +14,18 @@ static std::string fmt(const char* f, double v) {
   std::snprintf(b, sizeof b, f, v);
   return b;
 }
+
+std::string planner_version() { return PLANNER_VERSION; }
+
+std::string planner_version_line() {
+#ifdef PLANNER_HAVE_TORCH
+  return "planner " + planner_version() + " (with the LibTorch executor: train, calibrate, validate)";
+#else
+  return "planner " + planner_version() + " (without the LibTorch executor: no train, calibrate or validate runs)";
+#endif
+}
+
+Json tool_json() { return Json{{"name", "planner"}, {"version", planner_version()}}; }
 
 std::string format_bytes_gib(double bytes) { return fmt("%.2f GiB", bytes_to_gib(bytes)); }
 
@@ -47,6 +60,7 @@ static Json setup_json(const Simulator& sim) {
 Json search_to_json(const Simulator& sim, const PlanSearchResult& r) {
   Json j = setup_json(sim);
   j["format"] = "planner-plan-search/1";
+  j["tool"] = tool_json();
   j["evaluated"] = r.evaluated;
   Json ranked = Json::array();
   for (const auto& c : r.ranked) ranked.push_back(candidate_to_json(c));
@@ -60,15 +74,15 @@ Json search_to_json(const Simulator& sim, const PlanSearchResult& r) {
   }
   j["splits"] = splits;
   if (r.auto_choice) j["lightning_auto"] = candidate_to_json(*r.auto_choice);
-  if (!r.ranked.empty()) {
-    j["lightning"] = lightning_snippet(r.ranked.front().plan);
-    j["torchtitan"] = torchtitan_snippet(r.ranked.front().plan, sim.training());
-  }
+  if (!r.ranked.empty())
+    j["exports"] = exports_to_json(all_exports(r.ranked.front().plan, sim.training(), sim.model(),
+                                               sim.cluster().gpus_per_node, sim.cluster().num_nodes));
   return j;
 }
 
 Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal) {
   Json j{{"format", "planner-suggest/1"},
+         {"tool", tool_json()},
          {"goal",
           {{"token_budget", goal.token_budget},
            {"deadline_days", goal.deadline_days},
@@ -84,7 +98,7 @@ Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal) {
       pj["best"] = candidate_to_json(*p.best);
       pj["days"] = p.days;
       pj["gpu_hours"] = p.gpu_hours;
-      pj["cost"] = p.cost;
+      if (goal.price_per_gpu_hour > 0) pj["cost"] = p.cost;  // no price, no cost
       pj["scaling_efficiency"] = p.scaling_efficiency;
       pj["meets_deadline"] = p.meets_deadline;
     } else {
@@ -94,6 +108,8 @@ Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal) {
   }
   j["sweep"] = sweep;
   if (r.recommended) j["recommended_nodes"] = r.sweep[*r.recommended].nodes;
+  if (!r.skipped_nodes.empty()) j["skipped"] = {{"nodes", r.skipped_nodes}, {"why", r.skipped_reason}};
+  j["min_gpus_for_states"] = r.min_gpus_for_states;
   return j;
 }
 
@@ -159,7 +175,7 @@ std::string candidates_csv(const std::vector<Candidate>& cs) {
   return s;
 }
 
-std::string suggest_csv(const SuggestResult& r) {
+std::string suggest_csv(const SuggestResult& r, const SuggestGoal& goal) {
   std::vector<std::string> h{"nodes", "gpus", "fits", "days", "gpu_hours", "cost", "scaling_efficiency",
                              "meets_deadline", "recommended", "why_none"};
   for (const auto& c : candidate_csv_header()) h.push_back("best_" + c);
@@ -167,7 +183,8 @@ std::string suggest_csv(const SuggestResult& r) {
   for (size_t i = 0; i < r.sweep.size(); ++i) {
     const auto& p = r.sweep[i];
     std::vector<std::string> f{std::to_string(p.nodes), std::to_string(p.gpus), p.best ? "true" : "false",
-                               p.best ? num(p.days) : "", p.best ? num(p.gpu_hours) : "", p.best ? num(p.cost) : "",
+                               p.best ? num(p.days) : "", p.best ? num(p.gpu_hours) : "",
+                               p.best && goal.price_per_gpu_hour > 0 ? num(p.cost) : "",
                                p.best ? num(p.scaling_efficiency) : "", p.meets_deadline ? "true" : "false",
                                (r.recommended && *r.recommended == i) ? "true" : "false", p.why_none};
     if (p.best) {
@@ -179,28 +196,6 @@ std::string suggest_csv(const SuggestResult& r) {
     s += csv_row(f);
   }
   return s;
-}
-
-std::string lightning_snippet(const Plan& p) {
-  return "ModelParallelStrategy(data_parallel_size=" + std::to_string(p.dp) +
-         ", tensor_parallel_size=" + std::to_string(p.tp) + ")";
-}
-
-std::string torchtitan_snippet(const Plan& p, const TrainingSpec& t) {
-  std::ostringstream os;
-  os << "[parallelism]\n"
-     << "data_parallel_shard_degree = " << p.dp << "\n"
-     << "tensor_parallel_degree = " << p.tp << "\n"
-     << "enable_sequence_parallel = " << (p.sequence_parallel ? "true" : "false") << "\n"
-     << "fsdp_reshard_after_forward = \"" << (p.reshard_after_forward ? "always" : "never") << "\"\n"
-     << "\n[training]\n"
-     << "local_batch_size = " << p.micro_batch << "\n"
-     << "global_batch_size = " << t.global_batch << "\n"
-     << "seq_len = " << t.seq_len << "\n"
-     << "mixed_precision_param = \"" << (t.precision == Precision::fp32 ? "float32" : "bfloat16") << "\"\n"
-     << "\n[activation_checkpoint]\n"
-     << "mode = \"" << to_string(p.ac) << "\"\n";
-  return os.str();
 }
 
 std::string memory_table(const MemoryBreakdown& m) {
@@ -320,8 +315,13 @@ std::string search_table(const Simulator& sim, const PlanSearchResult& r, size_t
   }
   os << "\nMemory per GPU (best):\n" << memory_table(best.prediction.memory);
   os << "\nStep time (best):\n" << time_table(best.prediction.time);
-  os << "\nLightning:  " << lightning_snippet(best.plan) << "\n";
-  os << "torchtitan:\n" << torchtitan_snippet(best.plan, sim.training());
+  os << "\nLightning:  " << lightning_strategy(best.plan) << "\n";
+  os << "Exports of the best plan (planner plan ... --export NAME prints one):\n";
+  for (const auto& e : all_exports(best.plan, sim.training(), sim.model(), sim.cluster().gpus_per_node,
+                                   sim.cluster().num_nodes)) {
+    os << "  " << e.name << ": " << e.target << "\n";
+    for (const auto& w : e.warnings) os << "    warning: " << w << "\n";
+  }
   return os.str();
 }
 
@@ -340,14 +340,21 @@ std::string suggest_table(const SuggestResult& r, const SuggestGoal& goal) {
       std::snprintf(buf, sizeof buf, "%s%5lld %5lld  nothing fits: %s\n", mark, (long long)p.nodes, (long long)p.gpus,
                     p.why_none.c_str());
     } else {
-      std::snprintf(buf, sizeof buf, "%s%5lld %5lld  %-50s %10.4g %5.1f%% %8.2f %11.0f %11.0f %7.1f%%\n", mark,
+      const std::string cost = goal.price_per_gpu_hour > 0 ? fmt("%.0f", p.cost) : "-";
+      std::snprintf(buf, sizeof buf, "%s%5lld %5lld  %-50s %10.4g %5.1f%% %8.2f %11.0f %11s %7.1f%%\n", mark,
                     (long long)p.nodes, (long long)p.gpus, plan_label(p.best->plan).c_str(),
                     p.best->prediction.throughput.tokens_per_s, 100.0 * p.best->prediction.throughput.mfu, p.days,
-                    p.gpu_hours, p.cost, 100.0 * p.scaling_efficiency);
+                    p.gpu_hours, cost.c_str(), 100.0 * p.scaling_efficiency);
     }
     os << buf;
   }
-  os << "(* recommended, - misses the deadline; " << r.evaluated << " candidates evaluated)\n";
+  os << "(* recommended, - misses the deadline; scaling: per-GPU tokens/s relative to the best of the sweep; "
+     << r.evaluated << " candidates evaluated)\n";
+  if (!r.skipped_nodes.empty()) {
+    os << "Skipped " << r.skipped_nodes.size() << " node count(s) (";
+    for (size_t i = 0; i < r.skipped_nodes.size() && i < 12; ++i) os << (i ? ", " : "") << r.skipped_nodes[i];
+    os << (r.skipped_nodes.size() > 12 ? ", ..." : "") << "): " << r.skipped_reason << "\n";
+  }
   os << r.verdict << "\n";
   return os.str();
 }

@@ -11,6 +11,13 @@
 
 namespace planner {
 
+// "0.1.0" (the CMake project version) and the line --version prints: it says whether this build
+// has the LibTorch executor (train, calibrate).
+std::string planner_version();
+std::string planner_version_line();
+// {"name": "planner", "version": ...}: every JSON document planner writes carries it as "tool".
+Json tool_json();
+
 Json detail_to_json(const SimulationDetail& d);
 Json search_to_json(const Simulator& sim, const PlanSearchResult& r);
 Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal);
@@ -21,10 +28,8 @@ std::string csv_row(const std::vector<std::string>& fields);
 std::vector<std::string> candidate_csv_header();
 std::vector<std::string> candidate_csv_fields(const Candidate& c);
 std::string candidates_csv(const std::vector<Candidate>& cs);
-std::string suggest_csv(const SuggestResult& r);
+std::string suggest_csv(const SuggestResult& r, const SuggestGoal& goal);
 
-std::string lightning_snippet(const Plan& p);
-std::string torchtitan_snippet(const Plan& p, const TrainingSpec& t);
 
 std::string format_bytes_gib(double bytes);     // "12.34 GiB"
 std::string format_seconds(double s);           // "1.234 s", "12.3 ms", "45 us"

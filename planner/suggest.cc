@@ -89,17 +89,31 @@ SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& traini
     }
     if (hi > 0 && lo > 0 && hi - lo > 1) {
       const int64_t step = std::max<int64_t>(1, (hi - lo - 1) / 64);
-      for (int64_t n = lo + 1; n < hi; n += step)
-        if (batch_splits_evenly(model, training, n * gpn))  // sizes no dp can split the batch over add only noise
+      for (int64_t n = lo + 1; n < hi; n += step) {
+        if (batch_splits_evenly(model, training, n * gpn))
           points[n] = evaluate_size(model, training, node, space, goal, n, &r.evaluated);
+        else  // no dp can split the batch over this size: listed, not priced
+          r.skipped_nodes.push_back(n);
+      }
+      if (!r.skipped_nodes.empty())
+        r.skipped_reason = "no split of their GPUs into dp x tp has a dp dividing global_batch " +
+                           std::to_string(training.global_batch);
     }
   }
 
-  double base_per_gpu = 0;
+  double best_per_gpu = 0;
+  for (const auto& [n, pt] : points)
+    if (pt.best) best_per_gpu = std::max(best_per_gpu, pt.best->prediction.throughput.tokens_per_s_per_gpu);
   for (auto& [n, pt] : points) {
-    if (pt.best && base_per_gpu == 0) base_per_gpu = pt.best->prediction.throughput.tokens_per_s_per_gpu;
-    if (pt.best) pt.scaling_efficiency = pt.best->prediction.throughput.tokens_per_s_per_gpu / base_per_gpu;
+    if (pt.best) pt.scaling_efficiency = pt.best->prediction.throughput.tokens_per_s_per_gpu / best_per_gpu;
     r.sweep.push_back(std::move(pt));
+  }
+  {
+    const PrecisionBytes b = precision_bytes(training);
+    const double state_bytes = static_cast<double>(parameter_count(model)) *
+                               (b.master_param + b.grad + 2.0 * b.optimizer_state);
+    const double usable = node.device.memory_bytes - node.runtime_reserved_bytes;
+    if (usable > 0) r.min_gpus_for_states = static_cast<int64_t>(std::ceil(state_bytes / usable));
   }
 
   // Recommendation.
@@ -114,7 +128,7 @@ SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& traini
       r.recommended = i;
     }
   }
-  char buf[512];
+  char buf[1024];
   if (r.recommended) {
     const SizePoint& p = r.sweep[*r.recommended];
     std::snprintf(buf, sizeof buf, "%s: %lld nodes (%lld GPUs), %s, %.1f days, %.0f GPU-hours%s",
@@ -131,8 +145,16 @@ SuggestResult suggest_cluster(const ModelSpec& model, const TrainingSpec& traini
                     "no size up to %lld nodes meets the deadline of %.1f days; the fastest, %lld nodes, needs %.1f days",
                     (long long)max_nodes, goal.deadline_days, (long long)fastest->nodes, fastest->days);
     } else {
-      std::snprintf(buf, sizeof buf, "no size from %lld to %lld nodes can train this model: %s", (long long)min_nodes,
-                    (long long)max_nodes, r.sweep.empty() ? "" : r.sweep.back().why_none.c_str());
+      const int64_t need_nodes = (r.min_gpus_for_states + gpn - 1) / gpn;
+      const std::string hint =
+          need_nodes > max_nodes
+              ? "; its weights, gradients and AdamW states alone need at least " +
+                    std::to_string(r.min_gpus_for_states) + " GPUs (" + std::to_string(need_nodes) +
+                    " nodes): raise --max-gpus/--max-nodes"
+              : "; the states fit from " + std::to_string(r.min_gpus_for_states) +
+                    " GPUs, the activations do not: try --ac full or a smaller --seq-len";
+      std::snprintf(buf, sizeof buf, "no size from %lld to %lld nodes can train this model: %s%s", (long long)min_nodes,
+                    (long long)max_nodes, r.sweep.empty() ? "" : r.sweep.back().why_none.c_str(), hint.c_str());
     }
     r.verdict = buf;
   }

@@ -28,7 +28,9 @@ struct SizePoint {
   double days = 0;                // token_budget / tokens_per_s
   double gpu_hours = 0;
   double cost = 0;                // gpu_hours * price
-  double scaling_efficiency = 0;  // per-GPU tokens/s relative to the smallest size that fits
+  // Per-GPU tokens/s relative to the best per-GPU rate of the sweep (at most 1): the smallest size
+  // that fits is no baseline, memory pressure can make it the slowest per GPU.
+  double scaling_efficiency = 0;
   bool meets_deadline = false;
 };
 
@@ -37,6 +39,12 @@ struct SuggestResult {
   std::optional<size_t> recommended;  // index into sweep
   std::string verdict;              // one sentence: what to buy/rent, or why nothing works
   int64_t evaluated = 0;            // simulator evaluations
+  // Node counts of the refinement left out because no (dp, tp) split divides the global batch.
+  std::vector<int64_t> skipped_nodes;
+  std::string skipped_reason;
+  // Lower bound on GPUs from the sharded weights, gradients and AdamW states alone (before
+  // activations): ceil(parameters x bytes per parameter / device memory).
+  int64_t min_gpus_for_states = 0;
 };
 
 // Node counts tried: 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (powers of two and 1.5x powers of two),

@@ -50,8 +50,9 @@ std::string tick_label(double v) {
 
 std::string svg_open(int w, int h, const std::string& title) {
   std::ostringstream os;
-  os << "<svg width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w
-     << " " << h << "\" role=\"img\" aria-label=\"" << html_escape(title) << "\">\n";
+  // Scales down to the page width (never up): a wide matrix stays inside its section.
+  os << "<svg width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
+     << "\" style=\"max-width:100%;height:auto\" role=\"img\" aria-label=\"" << html_escape(title) << "\">\n";
   os << "<text x=\"0\" y=\"15\" font-size=\"13\" font-weight=\"600\">" << html_escape(title) << "</text>\n";
   return os.str();
 }
@@ -333,8 +334,8 @@ std::string line_chart_svg(const LineChart& c) {
     os << "<line x1=\"" << n1(left) << "\" y1=\"" << n1(Y(h.y)) << "\" x2=\"" << n1(left + pw) << "\" y2=\""
        << n1(Y(h.y)) << "\" stroke=\"" << h.color << "\" stroke-width=\"1.5\" stroke-dasharray=\"6 3\"><title>"
        << html_escape(h.label) << "</title></line>";
-    os << "<text x=\"" << n1(left + pw - 4) << "\" y=\"" << n1(Y(h.y) - 5) << "\" class=\"halo\" text-anchor=\"end\" font-size=\"11\" fill=\""
-       << h.color << "\">" << html_escape(h.label) << "</text>\n";
+    os << "<text x=\"" << n1(left + pw - 4) << "\" y=\"" << n1(Y(h.y) - 5) << "\" class=\"halo\" text-anchor=\"end\" font-size=\"11\" style=\"fill:"
+       << h.color << "\">" << html_escape(h.label) << "</text>\n";  // style: the page's svg text rule beats fill=
   }
   for (const auto& s : c.series) {
     std::string d;
@@ -350,8 +351,25 @@ std::string line_chart_svg(const LineChart& c) {
       if (p.highlight) {
         os << "<circle cx=\"" << n1(px) << "\" cy=\"" << n1(py) << "\" r=\"8\" fill=\"none\" stroke=\"#1a7f37\" stroke-width=\"2.5\"/>";
         const bool near_right = px > left + pw * 0.75;
-        os << "<text x=\"" << n1(near_right ? px - 10 : px + 10) << "\" y=\"" << n1(py - 10)
-           << "\" class=\"halo\" font-size=\"12\" font-weight=\"700\" fill=\"#1a7f37\"" << (near_right ? " text-anchor=\"end\"" : "")
+        // The label goes above the point unless a horizontal line's label (right-aligned above its
+        // line) is there; then below it, then further below.
+        const double lw = text_w(c.highlight_label, 7.4);
+        const double lx0 = near_right ? px - 10 - lw : px + 10, lx1 = lx0 + lw;
+        auto clashes = [&](double baseline) {
+          for (const auto& h : c.hlines) {
+            const double hx1 = left + pw - 4, hx0 = hx1 - text_w(h.label, 6.4), hb = Y(h.y) - 5;
+            if (lx0 < hx1 && hx0 < lx1 && baseline - 12 < hb + 2 && hb - 11 < baseline + 2) return true;
+          }
+          return false;
+        };
+        double label_y = py - 10;
+        for (double cand : {py - 10, py + 22, py + 36, py - 24})
+          if (!clashes(cand)) {
+            label_y = cand;
+            break;
+          }
+        os << "<text x=\"" << n1(near_right ? px - 10 : px + 10) << "\" y=\"" << n1(label_y)
+           << "\" class=\"halo\" font-size=\"12\" font-weight=\"700\" style=\"fill:#1a7f37\"" << (near_right ? " text-anchor=\"end\"" : "")
            << ">" << html_escape(c.highlight_label) << "</text>";
       }
       os << "<circle cx=\"" << n1(px) << "\" cy=\"" << n1(py) << "\" r=\"4\" fill=\"" << s.color
@@ -371,7 +389,11 @@ std::string heat_map_svg(const HeatMap& h) {
   double label_w = 30;
   for (const auto& l : h.row_labels) label_w = std::max(label_w, text_w(l, 7.6) + 14);
   const double cell_w = std::clamp(720.0 / std::max<size_t>(nc, 1), 40.0, 84.0);
-  const double cell_h = std::clamp(cell_w * 0.55, 24.0, 40.0);
+  // A cell's text ("NV12 150") that is wider than the cell goes on two lines (path, then number).
+  bool two_lines = false;
+  for (const auto& row : h.text)
+    for (const auto& t : row) two_lines = two_lines || text_w(t, 6.2) > cell_w - 6;
+  const double cell_h = two_lines ? std::max(34.0, cell_w * 0.8) : std::clamp(cell_w * 0.55, 24.0, 40.0);
   const double left = label_w, top = 50;
   const int width = static_cast<int>(std::max(left + nc * cell_w + 20, 460.0));
   const int height = static_cast<int>(top + nr * cell_h + 70);
@@ -394,10 +416,18 @@ std::string heat_map_svg(const HeatMap& h) {
       const double x = left + c * cell_w, y = top + r * cell_h;
       os << "<g><rect x=\"" << n1(x) << "\" y=\"" << n1(y) << "\" width=\"" << n1(cell_w - 2) << "\" height=\""
          << n1(cell_h - 2) << "\" fill=\"" << fill << "\"><title>" << html_escape(tip) << "</title></rect>";
-      if (!txt.empty())
-        os << "<text x=\"" << n1(x + cell_w / 2 - 1) << "\" y=\"" << n1(y + cell_h / 2 + 3)
-           << "\" text-anchor=\"middle\" font-size=\"11\"" << (known && 0.15 + 0.85 * t > 0.6 ? " style=\"fill:#ffffff\"" : "")
-           << " pointer-events=\"none\">" << html_escape(txt) << "</text>";
+      if (!txt.empty()) {
+        const size_t sp = txt.rfind(' ');
+        const bool split = text_w(txt, 6.2) > cell_w - 6 && sp != std::string::npos;
+        const std::vector<std::string> lines = split ? std::vector<std::string>{txt.substr(0, sp), txt.substr(sp + 1)}
+                                                     : std::vector<std::string>{txt};
+        const double x_mid = x + cell_w / 2 - 1, y0 = y + cell_h / 2 + 3 - 6.5 * (lines.size() - 1);
+        os << "<text text-anchor=\"middle\" font-size=\"11\"" << (known && 0.15 + 0.85 * t > 0.6 ? " style=\"fill:#ffffff\"" : "")
+           << " pointer-events=\"none\">";
+        for (size_t k = 0; k < lines.size(); ++k)
+          os << "<tspan x=\"" << n1(x_mid) << "\" y=\"" << n1(y0 + 13 * k) << "\">" << html_escape(lines[k]) << "</tspan>";
+        os << "</text>";
+      }
       os << "</g>\n";
     }
   }

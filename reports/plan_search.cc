@@ -116,7 +116,24 @@ std::string render_plan_search_html(const Json& doc, const std::string& source, 
                     render_table(t));
   }
   // Snippets.
-  if (r.has("lightning") || r.has("torchtitan")) {
+  if (r.has("exports")) {
+    // Each export of the best plan, pinned to a release, with the knobs it cannot express.
+    std::ostringstream sn;
+    const Json& ex = get_array(r, "exports");
+    for (size_t i = 0; i < ex.size(); ++i) {
+      JsonReader e = element(r, "exports", i);
+      sn << "<h3>" << html_escape(e.get_string("target")) << "</h3>\n";
+      const Json& w = get_array(e, "warnings");
+      for (size_t k = 0; k < w.size(); ++k)
+        sn << "<div class=\"verdict bad\">Warning: " << html_escape(w[k].is_string() ? w[k].get<std::string>() : "")
+           << "</div>\n";
+      sn << "<pre>" << html_escape(e.get_string("text")) << "</pre>\n";
+    }
+    body << section("snippets", "Use the best split",
+                    "Paste-and-run exports (planner plan ... --export lightning | torchtitan-toml | torchtitan-py prints "
+                    "one). Knobs a target cannot express are named above its text.",
+                    sn.str());
+  } else if (r.has("lightning") || r.has("torchtitan")) {  // documents written before the exports
     std::ostringstream sn;
     if (r.has("lightning"))
       sn << "<h3>PyTorch Lightning</h3><pre>from lightning.pytorch.strategies import ModelParallelStrategy\nstrategy = "

@@ -67,7 +67,7 @@ std::string render_suggest_html(const Json& doc, const std::string& source, std:
     days.points.push_back({static_cast<double>(p.gpus), p.days,
                            head + fmt_sig(p.days, 4) + " days" + (deadline > 0 ? (p.meets ? " (meets the deadline)" : " (misses the deadline)") : ""),
                            hl});
-    eff.points.push_back({static_cast<double>(p.gpus), 100.0 * p.eff, head + fmt_pct(p.eff) + " of the smallest fitting size's tokens/s per GPU", hl});
+    eff.points.push_back({static_cast<double>(p.gpus), 100.0 * p.eff, head + fmt_pct(p.eff) + " of the best tokens/s per GPU in the sweep", hl});
     cost.points.push_back({static_cast<double>(p.gpus), p.cost, head + fmt_count(p.cost) + " (" + fmt_count(p.gpu_hours) + " GPU-hours)", hl});
   }
   if (!tps.points.empty()) {
@@ -92,8 +92,8 @@ std::string render_suggest_html(const Json& doc, const std::string& source, std:
     c.title = "Scaling efficiency vs cluster size";
     c.y_label = "scaling efficiency (%)";
     c.series = {eff};
-    c.hlines.push_back({100.0, "linear scaling", "#5b6472"});
-    ch << figure(line_chart_svg(c), "Tokens/s per GPU relative to the smallest size that fits.");
+    c.hlines.push_back({100.0, "best per GPU", "#5b6472"});
+    ch << figure(line_chart_svg(c), "Tokens/s per GPU relative to the best per-GPU rate of the sweep.");
     if (price > 0) {
       LineChart d = a;
       d.title = "Cost vs cluster size";
@@ -120,7 +120,15 @@ std::string render_suggest_html(const Json& doc, const std::string& source, std:
       t.row_classes.push_back("muted");
     }
   }
-  body << section("sizes", "Every size tried", rec_nodes > 0 ? "The recommended size is highlighted." : "", render_table(t));
+  std::string note = rec_nodes > 0 ? "The recommended size is highlighted." : "";
+  if (r.has("skipped")) {
+    JsonReader sk = r.child("skipped");
+    const Json& n = get_array(sk, "nodes");
+    std::string list;
+    for (size_t i = 0; i < n.size(); ++i) list += (i ? ", " : "") + n[i].dump();
+    note += " Not priced: " + list + " nodes (" + html_escape(sk.get_string("why", "")) + ").";
+  }
+  body << section("sizes", "Every size tried", note, render_table(t));
   return body.str();
 }
 
@@ -138,7 +146,7 @@ std::string render_suggest_csv(const Json& doc, const std::string& source) {
     const int64_t nodes = p.get_int("nodes", 1);
     std::vector<std::string> f{std::to_string(nodes), std::to_string(p.get_int("gpus", 1)), csv_bool(p.has("best"))};
     if (p.has("best")) {
-      append(f, std::vector<std::string>{csv_num(get_nonneg(p, "days")), csv_num(get_nonneg(p, "gpu_hours")), csv_num(get_num(p, "cost", 0)),
+      append(f, std::vector<std::string>{csv_num(get_nonneg(p, "days")), csv_num(get_nonneg(p, "gpu_hours")), (p.has("cost") ? csv_num(get_num(p, "cost", 0)) : std::string()),
                                          csv_num(get_num(p, "scaling_efficiency", 0)), csv_bool(p.get_bool("meets_deadline", false)),
                                          csv_bool(nodes == rec), ""});
       const Candidate c = candidate_from_json(p.child("best"));

@@ -42,7 +42,9 @@ std::string render_topology_html(const Json& doc, const std::string& source, std
   }
   if (r.has("inter_socket")) {
     JsonReader s = r.child("inter_socket");
-    facts.push_back({"between sockets", fmt_sig(get_num(s, "bw_GBps", 0), 3) + " GB/s (" + html_escape(s.get_string("why", "")) + ")"});
+    const double bw = get_num(s, "bw_GBps", 0);  // 0: the source does not say
+    facts.push_back({"between sockets", (bw > 0 ? fmt_sig(bw, 3) + " GB/s" : std::string("unknown")) + " (" +
+                                            html_escape(s.get_string("why", "")) + ")"});
   }
   if (r.has("nvlink")) facts.push_back({"NVLink", html_escape(r.child("nvlink").get_string("status", ""))});
   std::ostringstream body;
@@ -117,7 +119,8 @@ std::string render_topology_html(const Json& doc, const std::string& source, std
     t.numeric_cols = {0, 1};
     for (size_t i = 0; i < rs.size(); ++i) {
       JsonReader x = element(r, "rings", i);
-      t.rows.push_back({std::to_string(x.get_int("group_size", 1)), fmt_sig(get_num(x, "bw_GBps", 0), 4), html_escape(x.get_string("bottleneck", "")),
+      const double bw = get_num(x, "bw_GBps", 0);  // 0: unknown, not a bandwidth of zero
+      t.rows.push_back({std::to_string(x.get_int("group_size", 1)), bw > 0 ? fmt_sig(bw, 4) : "unknown", html_escape(x.get_string("bottleneck", "")),
                         html_escape(x.get_string("why", ""))});
     }
     if (!rs.empty())
@@ -161,7 +164,8 @@ std::string render_topology_csv(const Json& doc, const std::string& source) {
       if (!bw[i][j].is_number())
         throw InputError(source, "matrix.bw_GBps[" + std::to_string(i) + "][" + std::to_string(j) + "]", "expected a number");
       const std::string type = i < ty.size() && ty[i].is_array() && j < ty[i].size() && ty[i][j].is_string() ? ty[i][j].get<std::string>() : "";
-      out += csv_row({csv_num(idx[i]), csv_num(idx[j]), type, csv_num(bw[i][j].get<double>())});
+      const double x = bw[i][j].get<double>();  // <= 0: unknown (or the GPU itself): an empty field, not 0
+      out += csv_row({csv_num(idx[i]), csv_num(idx[j]), type, x > 0 && i != j ? csv_num(x) : std::string()});
     }
   return out;
 }

@@ -137,6 +137,7 @@ ClusterSpec cpu_gloo_cluster(int64_t cores, int64_t ranks, double ghz, int64_t f
   c.device.peak_fp32_flops_per_s = share * ghz * 1e9 * static_cast<double>(fp32_flops_per_cycle);
   // Gloo has no bfloat16: the executor computes in fp32 on CPU; bf16 peak is set to fp32 peak.
   c.device.peak_bf16_flops_per_s = c.device.peak_fp32_flops_per_s;
+  c.device.bf16 = false;
   c.device.memory_bytes = memory_bytes / static_cast<double>(ranks);
   c.device.mem_bw_Bps = mem_bw_Bps * share / static_cast<double>(cores);
   c.device.compute_units = static_cast<int64_t>(cores_per_rank);

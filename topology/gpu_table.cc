@@ -32,6 +32,8 @@ GpuModel model(std::string key, std::vector<std::string> match, std::vector<std:
   m.pcie_gen = pcie_gen;
   m.pcie_lanes = 16;
   m.note = std::move(note);
+  // Volta and older have no bfloat16 (their notes say so): plans in bf16 are rejected for them.
+  m.device.bf16 = m.note.find("no bfloat16") == std::string::npos;
   return m;
 }
 

@@ -367,4 +367,14 @@ double speed_vs_calibration(const Json& doc, const Json& probe) {
   return n > 0 ? std::exp(log_sum / n) : 0.0;
 }
 
+std::string busy_host_warning(double load_avg_1min, int64_t cores) {
+  if (cores <= 0 || load_avg_1min <= 0.5 * static_cast<double>(cores)) return "";
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "the load average is %.2f on %lld cores: other processes share the machine and will slow the "
+                "measurements (and the profile fitted from them); calibrate on an idle machine",
+                load_avg_1min, static_cast<long long>(cores));
+  return b;
+}
+
 }  // namespace planner::validation

@@ -62,4 +62,9 @@ void print_calibration_summary(const CalibrationResult& r, const CalibrationSamp
 // `probe`: a run record's speed_probe (`planner train --speed-probe`, executor/measure.h).
 double speed_vs_calibration(const Json& calibration_doc, const Json& probe);
 
+// Before `planner calibrate` measures: a warning when the host is busy (the 1-minute load average,
+// less the ranks calibrate starts itself, above half the cores): other work slows the GEMM and
+// collective samples and the profile with them. "" when the load is low.
+std::string busy_host_warning(double load_avg_1min, int64_t cores);
+
 }  // namespace planner::validation

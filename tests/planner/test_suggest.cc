@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "planner/suggest.h"
 #include "topology/cluster_presets.h"
 
@@ -32,6 +34,18 @@ TEST(Suggest, SmallestSizeMeetingDeadline) {
   ASSERT_GT(*r.recommended, 0u);
   for (int64_t n = r.sweep[*r.recommended - 1].nodes + 1; n < rec.nodes; ++n)
     for (int64_t tp : {1, 2, 4, 8}) EXPECT_NE(512 % (8 * n / tp), 0) << n << " nodes, tp " << tp;
+  // ... and is listed as skipped, with the reason, instead of vanishing.
+  for (int64_t n = r.sweep[*r.recommended - 1].nodes + 1; n < rec.nodes; ++n)
+    EXPECT_NE(std::find(r.skipped_nodes.begin(), r.skipped_nodes.end(), n), r.skipped_nodes.end()) << n;
+  EXPECT_NE(r.skipped_reason.find("global_batch 512"), std::string::npos) << r.skipped_reason;
+  // Scaling efficiency is relative to the best per-GPU rate of the sweep: at most 1, and 1 there.
+  double top = 0;
+  for (const auto& p : r.sweep)
+    if (p.best) {
+      EXPECT_LE(p.scaling_efficiency, 1.0 + 1e-12) << p.nodes;
+      top = std::max(top, p.scaling_efficiency);
+    }
+  EXPECT_DOUBLE_EQ(top, 1.0);
 }
 
 TEST(Suggest, CheapestWithPrice) {

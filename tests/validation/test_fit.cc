@@ -295,3 +295,18 @@ TEST(ComposedMemory, FeedForwardDp1PeakIsTheFlatGradient) {
   EXPECT_DOUBLE_EQ(cand.prediction.memory.peak_allocated_bytes, 299008.0);
   EXPECT_DOUBLE_EQ(cand.prediction.memory.gathered_params_bytes, 0.0);  // dp = 1 gathers nothing
 }
+
+namespace planner::validation {
+namespace {
+
+TEST(BusyHost, WarnsAboveHalfTheCores) {
+  // 2 cores: a load of 1.0 is half of them (quiet enough), 1.5 is not.
+  EXPECT_EQ(busy_host_warning(1.0, 2), "");
+  const std::string w = busy_host_warning(1.5, 2);
+  EXPECT_NE(w.find("load average is 1.50 on 2 cores"), std::string::npos) << w;
+  EXPECT_NE(w.find("idle machine"), std::string::npos) << w;
+  EXPECT_EQ(busy_host_warning(3.0, 0), "");  // cores unknown: no claim
+}
+
+}  // namespace
+}  // namespace planner::validation
