@@ -194,7 +194,7 @@ void bind_this_process(RankContext& ctx) {
   auto fail = [&](const std::string& what, int code, bool maybe_consequence) {
     if (maybe_consequence) {
       // A broken connection is usually a peer's failure: prefer that rank's own message.
-      auto until = Clock::now() + std::chrono::seconds(3);
+      auto until = Clock::now() + std::chrono::seconds(2);
       while (Clock::now() < until) {
         try {
           if (ctx.store->check({kAbortKey})) {

@@ -11,7 +11,7 @@
 // Inside each rank a watchdog thread beats a heartbeat into the store every 0.5 s, exits the rank
 // (code 3) as soon as the abort key appears, and flags its ring neighbour (rank+1) when its
 // heartbeat stops for fault_timeout_s. A rank whose function throws publishes "rank R failed: ..."
-// before exiting; a collective error (CommError) first waits up to 3 s for another rank's abort
+// before exiting; a collective error (CommError) first waits up to 2 s for another rank's abort
 // message, since a peer's failure usually shows up as a broken connection.
 #pragma once
 #include <chrono>
