@@ -297,7 +297,9 @@ TEST(CheckpointKill, ARankKilledAtRandomMomentsThenResumedNeverGivesOtherLosses)
     // exit code) or, already exiting, does not.
     const bool completed = slurp(log).find("done: 6 steps") != std::string::npos;
     if (completed) ++finished_first;
-    if (!completed) EXPECT_NE(rc, 0) << "trial " << t << ": the run survived a killed rank\n" << slurp(log);
+    if (!completed) {
+      EXPECT_NE(rc, 0) << "trial " << t << ": the run survived a killed rank\n" << slurp(log);
+    }
     EXPECT_TRUE(killed || completed) << "trial " << t << ": no rank to kill\n" << slurp(log);
     const std::string rec = temp_path("kill_" + std::to_string(t) + ".json");
     std::remove(rec.c_str());
@@ -336,6 +338,7 @@ TEST(CheckpointKill, ARankKilledAtRandomMomentsThenResumedNeverGivesOtherLosses)
               kTrials, since(t0), resumed, steps.c_str(), refused, finished_first);
   EXPECT_EQ(resumed + refused, kTrials);
   EXPECT_GT(resumed, 0);
+  for (int t = 0; t < kTrials; ++t) fs::remove_all(temp_path("kill_" + std::to_string(t)));
 }
 
 // ------------------------------------------------------------------------------------- output paths
