@@ -1,12 +1,18 @@
 #include "app/train.h"
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <vector>
 
 #include "core/error.h"
 #include "core/plan_file.h"
+#include "executor/checkpoint_io.h"
 #include "executor/launcher.h"
 #include "executor/trainer.h"
+#include "simulator/simulator.h"
 
 namespace planner::app {
 
@@ -22,6 +28,97 @@ int64_t parse_degree(const std::string& v, const std::string& flag, int64_t auto
   } catch (const std::exception&) {
     throw InputError(flag, "", "'" + v + "' is not a positive integer or 'auto'");
   }
+}
+
+// A word for a POSIX shell: as is when it holds only characters no shell treats specially, else
+// in single quotes (a ' inside written '\'').
+std::string shell_quote(const std::string& w) {
+  bool plain = !w.empty();
+  for (char ch : w)
+    plain = plain && (std::isalnum(static_cast<unsigned char>(ch)) || std::string("_-./:=,+@%").find(ch) != std::string::npos);
+  if (plain) return w;
+  std::string q = "'";
+  for (char ch : w) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+// The shortest decimal that reads back as the same double (3e-4 -> "0.0003", 60 -> "60").
+std::string exact_number(double v) {
+  char buf[40];
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && std::abs(v) < 1e15)
+    return std::to_string(static_cast<int64_t>(v));
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buf, sizeof(buf), "%.*g", digits, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+// Every flag a rank needs to run what this command would run, for the torchrun/srun lines: the
+// plan's effective values and each option given (launcher-only ones, --nproc and --master-port, left
+// out), each word shell-quoted.
+std::string launch_args(const TrainOptions& a, const executor::TrainConfig& c) {
+  const Plan& p = c.plan;
+  std::vector<std::string> w;
+  auto add = [&w](const std::string& flag, const std::string& value) {
+    w.push_back(flag);
+    w.push_back(shell_quote(value));
+  };
+  if (!a.plan_file.empty()) add("--plan", a.plan_file);
+  if (!a.model.empty()) add("--model", a.model);
+  add("--dp", std::to_string(p.dp));
+  add("--tp", std::to_string(p.tp));
+  add("--micro-batch", std::to_string(p.micro_batch));
+  add("--seq-len", std::to_string(c.training.seq_len));
+  add("--global-batch", std::to_string(c.training.global_batch));
+  add("--precision", to_string(c.training.precision));
+  add("--ac", to_string(p.ac));
+  add("--sp", p.sequence_parallel ? "on" : "off");
+  if (!p.reshard_after_forward) w.push_back("--no-reshard-after-forward");
+  if (!a.grad_sync.empty()) add("--grad-sync", a.grad_sync);
+  add("--steps", std::to_string(c.steps));
+  add("--warmup-steps", std::to_string(c.warmup_steps));
+  add("--seed", std::to_string(c.seed));
+  add("--lr", exact_number(c.adamw.lr));
+  add("--weight-decay", exact_number(c.adamw.weight_decay));
+  add("--backend", c.backend);
+  if (a.threads > 0) add("--threads-per-rank", std::to_string(a.threads));
+  add("--cpu-bind", a.cpu_bind);
+  add("--fault-timeout", exact_number(a.fault_timeout_s));
+  if (a.run_timeout_s > 0) add("--timeout", exact_number(a.run_timeout_s));
+  if (!a.record.empty()) add("--record", a.record);
+  if (!a.checkpoint_dir.empty()) add("--checkpoint-dir", a.checkpoint_dir);
+  if (a.checkpoint_every > 0) add("--checkpoint-every", std::to_string(a.checkpoint_every));
+  if (!a.resume.empty()) add("--resume", a.resume);
+  if (a.no_prefetch) w.push_back("--no-prefetch");
+  if (a.quiet) w.push_back("--quiet");
+  if (a.phase_times) w.push_back("--phase-times");
+  if (a.speed_probe) w.push_back("--speed-probe");
+  if (a.force) w.push_back("--force");
+  std::string out;
+  for (const auto& x : w) out += (out.empty() ? "" : " ") + x;
+  return out;
+}
+
+// A plan file with a cluster is re-priced at the plan this run trains (flags applied): a plan
+// predicted not to fit its GPUs' memory is refused (exit 2) unless --force. Without a cluster, the
+// file's own prediction (if any) is taken at its word.
+void check_predicted_memory(const PlanFile& pf, const std::string& file, bool force) {
+  std::string why;
+  if (pf.cluster) {
+    const Candidate cand = Simulator(pf.model, pf.training, *pf.cluster).evaluate(pf.plan);
+    if (cand.limit == Limit::memory) why = cand.reason;
+  } else if (pf.prediction.is_object() && pf.prediction.contains("memory") &&
+             pf.prediction["memory"].value("fits", true) == false) {
+    why = "the file's prediction says memory.fits = false";
+  }
+  if (why.empty()) return;
+  if (!force)
+    throw InputError(file, "plan",
+                     "predicted not to fit in memory: " + why + "; change the plan (planner plan / suggest) or pass "
+                     "--force to train it anyway");
+  std::fprintf(stderr, "warning: %s: the plan is predicted not to fit in memory (%s); training anyway (--force)\n",
+               file.c_str(), why.c_str());
 }
 
 }  // namespace
@@ -67,6 +164,7 @@ int run_train(const TrainOptions& a) {
   if (pf.training.global_batch == 0) pf.training.global_batch = p.dp * p.micro_batch;
   if (!a.precision.empty()) pf.training.precision = precision_from_string(a.precision, "--precision", "");
 
+  if (have_file) check_predicted_memory(pf, a.plan_file, a.force);
   c.model = pf.model;
   c.training = pf.training;
   c.plan = p;
@@ -96,13 +194,7 @@ int run_train(const TrainOptions& a) {
     if (a.nnodes < 1 || world % a.nnodes != 0)
       throw InputError("--nnodes", "", std::to_string(a.nnodes) + " does not divide the world size " + std::to_string(world));
     const int64_t per_node = world / a.nnodes;
-    std::string args = have_file ? "--plan " + a.plan_file : "--model " + c.model.name + " --dp " + std::to_string(p.dp) +
-                                                                 " --tp " + std::to_string(p.tp) + " --micro-batch " +
-                                                                 std::to_string(p.micro_batch) + " --seq-len " +
-                                                                 std::to_string(c.training.seq_len) + " --global-batch " +
-                                                                 std::to_string(c.training.global_batch) +
-                                                                 (p.ac != ActivationCheckpointing::none ? " --ac " + to_string(p.ac) : "") +
-                                                                 (p.sequence_parallel ? " --sp on" : "");
+    const std::string args = launch_args(a, c);
     std::printf("# torchrun, on each of the %lld nodes (MASTER_ADDR = the first node):\n", static_cast<long long>(a.nnodes));
     std::printf("torchrun --nnodes=%lld --nproc-per-node=%lld --rdzv-backend=c10d --rdzv-endpoint=$MASTER_ADDR:29500 "
                 "--no-python planner train %s\n", static_cast<long long>(a.nnodes), static_cast<long long>(per_node), args.c_str());
@@ -111,6 +203,14 @@ int run_train(const TrainOptions& a) {
                 static_cast<long long>(per_node), args.c_str());
     return 0;
   }
+
+  // Before any rank starts: a checkpoint to resume from that this run can use, output paths it
+  // can write, and the checkpoint folder's lock (held by this process, inherited by the ranks
+  // it forks; under torchrun/srun by rank 0's process).
+  if (!c.resume_dir.empty()) check_resume(c);
+  check_output_paths(c);
+  std::unique_ptr<CheckpointLock> lock;
+  if (!c.checkpoint_dir.empty() && (!env.found || env.rank == 0)) lock = std::make_unique<CheckpointLock>(c.checkpoint_dir);
 
   LaunchOptions lo;
   lo.nproc = world;
@@ -161,11 +261,19 @@ CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
       ->capture_default_str();
   c->add_option("--fault-timeout", a->fault_timeout_s, "Seconds before a failed/hung peer stops every rank")->capture_default_str();
   c->add_option("--timeout", a->run_timeout_s, "Kill every rank after this many seconds (0: no limit)")->capture_default_str();
-  c->add_option("--master-port", a->master_port, "Rendezvous port for --nproc runs (0: a free port)")->capture_default_str();
+  c->add_option("--master-port", a->master_port,
+                 "Rendezvous TCP port for --nproc runs, listened to on every interface (LibTorch 1.13); 0: a private "
+                 "file store, no socket")
+      ->capture_default_str();
   c->add_option("--record", a->record, "Write the run record (planner-run/1 JSON) to this file");
-  c->add_option("--checkpoint-dir", a->checkpoint_dir, "Save each rank's shards + meta.json here at the end");
+  c->add_option("--checkpoint-dir", a->checkpoint_dir,
+                 "Save checkpoints here (a step-N folder each, committed by one rename; the two newest kept) at "
+                 "the end");
   c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps");
-  c->add_option("--resume", a->resume, "Resume from a checkpoint directory (another dp x tp is resharded on load)");
+  c->add_option("--resume", a->resume,
+                "Resume from a checkpoint folder's newest committed step-N (or from one step-N folder); another dp "
+                "x tp is resharded on load");
+  c->add_flag("--force", a->force, "Train a plan file's plan although it is predicted not to fit in memory");
   c->add_flag("--no-prefetch", a->no_prefetch, "Do not all-gather the next FSDP unit ahead of time");
   c->add_flag("-q,--quiet", a->quiet, "No per-step progress line");
   c->add_flag("--phase-times", a->phase_times,

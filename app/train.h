@@ -16,7 +16,7 @@ struct TrainOptions {
   bool sp = false;        // --sp, when sp_given
   bool sp_given = false;  // set by add_train once parsed
   bool no_reshard = false, no_prefetch = false, quiet = false, print_lines = false, speed_probe = false,
-       phase_times = false;
+       phase_times = false, force = false;
   int64_t steps = 10, warmup = -1, nnodes = 1;
   uint64_t seed = 0;
   double lr = 3e-4, weight_decay = 0.1;

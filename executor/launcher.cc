@@ -1,5 +1,6 @@
 #include "executor/launcher.h"
 
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -29,6 +31,9 @@ const std::string kAbortKey = "planner/abort";
 const std::string kHeartbeatPrefix = "planner/hb/";
 const std::string kDonePrefix = "planner/done/";
 const std::string kFinishedKey = "planner/finished";
+// After a failure is published, how long the launcher lets the other ranks exit on their own
+// (their watchdogs poll the abort key every 0.5 s) before it kills them.
+constexpr double kStopGraceS = 2.0;
 // Set once this rank's function has returned: from then on the store may go away (rank 0 hosts
 // it under torchrun without an agent store) and the watchdog must not call that a failure.
 std::atomic<bool> g_finishing{false};
@@ -41,8 +46,7 @@ void store_set_string(c10d::Store& s, const std::string& key, const std::string&
   s.set(key, std::vector<uint8_t>(value.begin(), value.end()));
 }
 
-c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& host, int port, bool server, int world,
-                                                  std::chrono::milliseconds timeout) {
+StorePtr connect_store(const std::string& host, int port, bool server, int world, std::chrono::milliseconds timeout) {
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(port);
   o.isServer = server;
@@ -51,6 +55,27 @@ c10::intrusive_ptr<c10d::TCPStore> connect_store(const std::string& host, int po
   o.timeout = timeout;
   (void)world;
   return c10::make_intrusive<c10d::TCPStore>(host, o);
+}
+
+// The local launcher's store: a c10d::FileStore in a folder only this user can enter (mkdtemp
+// makes it 0700). Nothing listens on a socket, so no other host or user can reach it.
+StorePtr open_file_store(const std::string& path, std::chrono::milliseconds timeout) {
+  auto s = c10::make_intrusive<c10d::FileStore>(path, -1);  // -1: the launcher deletes the folder
+  s->setTimeout(timeout);
+  return s;
+}
+
+// Another client of the rank's store (the watchdog's own connection).
+StorePtr open_client_store(const RankContext& ctx) {
+  if (!ctx.store_path.empty()) return open_file_store(ctx.store_path, ctx.timeout);
+  return connect_store(ctx.master_addr, ctx.master_port, false, ctx.world, ctx.timeout);
+}
+
+// A counter's value without writing (Store::add(key, 0) appends to a FileStore); 0 when unset.
+int64_t read_counter(c10d::Store& s, const std::string& key) {
+  if (!s.check({key})) return 0;
+  const std::string v = store_get_string(s, key);
+  return v.empty() ? 0 : std::stoll(v);
 }
 
 [[noreturn]] void rank_exit(int code) {
@@ -79,9 +104,9 @@ struct Watchdog {
   }
 
   void loop() {
-    c10::intrusive_ptr<c10d::TCPStore> s;
+    StorePtr s;
     try {
-      s = connect_store(ctx.master_addr, ctx.master_port, false, ctx.world, ctx.timeout);
+      s = open_client_store(ctx);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "rank %d: watchdog cannot reach the rendezvous store at %s: %s\n", ctx.rank,
                    store_desc.c_str(), e.what());
@@ -102,7 +127,7 @@ struct Watchdog {
           rank_exit(3);
         }
         if (ctx.world > 1) {
-          int64_t v = s->add(nb_key, 0);
+          int64_t v = read_counter(*s, nb_key);
           if (v != last_seen) {
             last_seen = v;
             last_change = Clock::now();
@@ -169,7 +194,7 @@ void bind_this_process(RankContext& ctx) {
   auto fail = [&](const std::string& what, int code, bool maybe_consequence) {
     if (maybe_consequence) {
       // A broken connection is usually a peer's failure: prefer that rank's own message.
-      auto until = Clock::now() + std::chrono::seconds(3);
+      auto until = Clock::now() + std::chrono::seconds(2);
       while (Clock::now() < until) {
         try {
           if (ctx.store->check({kAbortKey})) {
@@ -203,7 +228,7 @@ void bind_this_process(RankContext& ctx) {
     ctx.store->add(kDonePrefix + std::to_string(ctx.rank), 1);
     ctx.store->add(kFinishedKey, 1);
     auto until = Clock::now() + ctx.timeout;
-    while (ctx.store->add(kFinishedKey, 0) < ctx.world && Clock::now() < until) {
+    while (read_counter(*ctx.store, kFinishedKey) < ctx.world && Clock::now() < until) {
       if (ctx.store->check({kAbortKey})) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
@@ -279,17 +304,32 @@ int cpu_cores() {
 int launch_local_ranks(const LaunchOptions& opts, const RankFn& fn) {
   PLANNER_CHECK(opts.nproc >= 1, "nproc=" << opts.nproc);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(opts.fault_timeout_s * 1000));
-  c10::intrusive_ptr<c10d::TCPStore> server;
-  try {
-    server = connect_store(opts.master_addr, opts.master_port, true, opts.nproc, timeout);
-  } catch (const std::exception& e) {
-    throw InputError("--master-port", "",
-                     "cannot host the rendezvous store on " + opts.master_addr + ":" + std::to_string(opts.master_port) +
-                         " (" + e.what() + "); the port is probably busy: pick another, or leave --master-port out (0) "
-                         "to use a free one");
+  // The rendezvous store. By default a FileStore in a private folder: LibTorch 1.13's TCPStore
+  // server listens on every interface (its listen() takes a port, no address), unauthenticated.
+  // A TCPStore only with an explicit --master-port, for tools that want to reach the store.
+  StorePtr server;
+  int port = 0;
+  std::string store_path, desc;
+  if (opts.master_port == 0) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/planner-store-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr)
+      throw InputError(templ, "", std::string("cannot create the rendezvous store's folder: ") + std::strerror(errno));
+    store_path = templ + "/store";
+    server = open_file_store(store_path, timeout);
+    desc = store_path + " (a file store of the launcher)";
+  } else {
+    try {
+      server = connect_store(opts.master_addr, opts.master_port, true, opts.nproc, timeout);
+    } catch (const std::exception& e) {
+      throw InputError("--master-port", "",
+                       "cannot host the rendezvous store on " + opts.master_addr + ":" + std::to_string(opts.master_port) +
+                           " (" + e.what() + "); the port is probably busy: pick another, or leave --master-port out (0) "
+                           "to use a private file store");
+    }
+    port = opts.master_port;
+    desc = opts.master_addr + ":" + std::to_string(port) + " (hosted by the launcher, listening on every interface)";
   }
-  const int port = server->getPort();
-  const std::string desc = opts.master_addr + ":" + std::to_string(port) + " (hosted by the launcher)";
   std::fflush(stdout);
   std::fflush(stderr);
   const pid_t parent = ::getpid();
@@ -313,13 +353,14 @@ int launch_local_ranks(const LaunchOptions& opts, const RankFn& fn) {
       ctx.local_world = opts.nproc;
       ctx.master_addr = opts.master_addr;
       ctx.master_port = port;
+      ctx.store_path = store_path;
       ctx.timeout = timeout;
       ctx.threads = threads_for(opts.threads_per_rank, opts.nproc);
       ctx.bind_cpus = bind_for(opts, false);
       ctx.machine_cpus = cpu_cores();
       ctx.launcher = "local";
       try {
-        ctx.store = connect_store(opts.master_addr, port, false, opts.nproc, timeout);
+        ctx.store = open_client_store(ctx);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "rank %d: cannot reach the rendezvous store at %s: %s\n", r, desc.c_str(), e.what());
         rank_exit(3);
@@ -367,9 +408,12 @@ int launch_local_ranks(const LaunchOptions& opts, const RankFn& fn) {
           cause = "rank " + std::to_string(r) + " failed: it " + describe_status(status);
           publish_abort(*server, cause);
         }
+        // Every live rank's watchdog sees the abort key within its 0.5 s beat and exits; a rank
+        // still there after the grace is stopped or hung beyond its watchdog: killed.
+        const double grace_s = std::min(opts.fault_timeout_s, kStopGraceS);
         std::fprintf(stderr, "launcher: %s; stopping the other ranks (killed if still running in %.0f s)\n",
-                     cause.c_str(), opts.fault_timeout_s);
-        kill_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(opts.fault_timeout_s * 1000));
+                     cause.c_str(), grace_s);
+        kill_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(grace_s * 1000));
       }
     }
     if (n_alive == 0) break;
@@ -399,7 +443,26 @@ int launch_local_ranks(const LaunchOptions& opts, const RankFn& fn) {
   }
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGTERM, &old_term, nullptr);
+  server.reset();
+  if (!store_path.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(store_path).parent_path(), ec);
+  }
   return result;
+}
+
+void test_hook_maybe_hang(int rank, int64_t step) {
+  static const char* spec = std::getenv("PLANNER_TEST_HANG");
+  if (!spec || !*spec) return;
+  int hang_rank = -1;
+  long long hang_step = -1;
+  char mode[8] = {0};
+  if (std::sscanf(spec, "%d:%lld:%7s", &hang_rank, &hang_step, mode) < 2 || hang_rank != rank || hang_step != step) return;
+  std::fprintf(stderr, "rank %d: PLANNER_TEST_HANG: hanging at step %lld (%s)\n", rank, hang_step,
+               std::strcmp(mode, "stop") == 0 ? "SIGSTOP" : "main thread asleep");
+  std::fflush(stderr);
+  if (std::strcmp(mode, "stop") == 0) ::raise(SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::hours(1));
 }
 
 std::string first_slurm_host(const std::string& nodelist) {
@@ -487,6 +550,12 @@ int run_as_rank(const RankEnv& env, const LaunchOptions& opts, const RankFn& fn)
   ctx.launcher = env.launcher;
   const std::string desc = env.master_addr + ":" + std::to_string(env.master_port) +
                            (env.store_hosted_by_agent ? " (hosted by the torchrun agent)" : " (hosted by rank 0)");
+  if (server && env.local_world == env.world)
+    std::fprintf(stderr,
+                 "rank 0: warning: the rendezvous store (LibTorch 1.13's TCPStore, which cannot bind one address) "
+                 "listens on port %d of every interface of this host, unauthenticated; on one node, `planner train "
+                 "--nproc %d` (no %s) uses a private file store instead\n",
+                 env.master_port, env.world, env.launcher.c_str());
   try {
     ctx.store = connect_store(env.master_addr, env.master_port, server, env.world, timeout);
   } catch (const std::exception& e) {

@@ -1,16 +1,17 @@
 // Starting ranks and stopping them all when one fails.
 //
-//  - launch_local_ranks(): forks N ranks on this machine, hosts the rendezvous TCPStore itself on
-//    a free loopback port, and watches them: when one exits non-zero or dies, every other rank is
-//    told (abort key in the store) and exits non-zero naming the failed rank; ranks still alive
-//    after fault_timeout_s are killed. Ctrl-C (SIGINT/SIGTERM) stops all ranks. run_timeout_s
-//    bounds the whole run (tests use it so nothing can hang).
+//  - launch_local_ranks(): forks N ranks on this machine, hosts the rendezvous store itself (a
+//    c10d::FileStore in a private 0700 folder; a TCPStore only when a master_port is given), and
+//    watches them: when one exits non-zero or dies, every other rank is told (abort key in the
+//    store) and exits non-zero naming the failed rank; ranks still alive 2 s later (at most
+//    fault_timeout_s) are killed. Ctrl-C (SIGINT/SIGTERM) stops all ranks. run_timeout_s bounds the
+//    whole run (tests use it so nothing can hang).
 //  - rank_env_from_environment() + run_as_rank(): one rank started by torchrun, Slurm or mpirun.
 //
 // Inside each rank a watchdog thread beats a heartbeat into the store every 0.5 s, exits the rank
 // (code 3) as soon as the abort key appears, and flags its ring neighbour (rank+1) when its
 // heartbeat stops for fault_timeout_s. A rank whose function throws publishes "rank R failed: ..."
-// before exiting; a collective error (CommError) first waits up to 3 s for another rank's abort
+// before exiting; a collective error (CommError) first waits up to 2 s for another rank's abort
 // message, since a peer's failure usually shows up as a broken connection.
 #pragma once
 #include <chrono>
@@ -28,7 +29,8 @@ struct RankContext {
   int local_rank = 0;
   int local_world = 1;
   std::string master_addr = "127.0.0.1";
-  int master_port = 0;
+  int master_port = 0;       // 0 with a file store
+  std::string store_path;    // the local launcher's FileStore ("" for a TCPStore)
   StorePtr store;  // a client of the rendezvous store
   std::chrono::milliseconds timeout{60000};  // collectives and store operations
   int threads = 1;  // intra-op threads of this rank (at::set_num_threads already called)
@@ -46,7 +48,9 @@ struct LaunchOptions {
   double fault_timeout_s = 60;  // collectives, store, heartbeat; ranks killed this long after a failure
   double run_timeout_s = 0;     // 0: unbounded; else every rank is killed after this (exit 124)
   int threads_per_rank = 0;     // 0: max(1, cores / local ranks)
-  int master_port = 0;          // 0: a free port
+  // 0: a FileStore in a private folder (no socket); else a TCPStore on this port, which LibTorch
+  // 1.13 listens to on every interface.
+  int master_port = 0;
   std::string master_addr = "127.0.0.1";
   // CPU binding, like Slurm's --cpu-bind=cores or torchrun's --numa-binding: "cores" pins each
   // local rank (all its threads: intra-op, Gloo's workers, the watchdog) to its own CPUs;
@@ -87,5 +91,11 @@ std::string first_slurm_host(const std::string& nodelist);
 int run_as_rank(const RankEnv& env, const LaunchOptions& opts, const RankFn& fn);
 
 int cpu_cores();  // cores this process may run on (sched_getaffinity)
+
+// TEST-ONLY fault injection (tests/executor, docs/executor.md "Faults"): when the environment has
+// PLANNER_TEST_HANG=RANK:STEP[:stop], rank RANK hangs at the start of step STEP (0-based): its
+// main thread sleeps for an hour (the watchdog thread keeps beating), or with ":stop" the whole
+// process stops itself (SIGSTOP: no heartbeat either). No effect when the variable is unset.
+void test_hook_maybe_hang(int rank, int64_t step);
 
 }  // namespace planner::executor

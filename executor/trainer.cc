@@ -118,6 +118,7 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
   comms.world->barrier();
   for (int64_t i = 0; i < c.steps; ++i) {
     const int64_t step = res.first_step + i;
+    test_hook_maybe_hang(mesh.rank, step);  // PLANNER_TEST_HANG (tests only; executor/launcher.h)
     if (i == c.warmup_steps) {
       comms.world->reset_stats();
       comms.dp->reset_stats();

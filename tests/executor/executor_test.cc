@@ -543,7 +543,7 @@ TEST(Checkpoint, ResumeContinuesTheSameLossCurve) {
   for (int i = 0; i < 3; ++i)
     EXPECT_NEAR(o[i].item<double>(), all[3 + i].item<double>(), 1e-5 * std::abs(all[3 + i].item<double>())) << i;
   // A checkpoint with a rank's shards missing is refused, naming the file.
-  std::remove((dir + "/rank-1.pt").c_str());
+  std::remove((dir + "/step-00000003/rank-1.pt").c_str());
   std::string err = capture_stderr([&] {
     int rc = launch_local_ranks(quick(2), [&](RankContext& ctx) {
       Mesh mesh{other.plan.dp, other.plan.tp, ctx.rank};
@@ -553,8 +553,7 @@ TEST(Checkpoint, ResumeContinuesTheSameLossCurve) {
     });
     EXPECT_NE(rc, 0);
   });
-  EXPECT_NE(err.find("rank-1.pt"), std::string::npos) << err;
-  EXPECT_NE(err.find("cannot read rank 1's shards of the dp=2 tp=1 checkpoint"), std::string::npos) << err;
+  EXPECT_NE(err.find(dir + "/step-00000003/rank-1.pt: missing or unreadable"), std::string::npos) << err;
 }
 
 // ------------------------------------------------------------------------------------- faults
@@ -648,7 +647,7 @@ TEST(Faults, RunTimeoutKillsEveryRank) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
 }
 
-TEST(Faults, ABusyPortIsReportedAndPortZeroPicksAFreeOne) {
+TEST(Faults, ABusyPortIsReportedAndPortZeroUsesAFileStore) {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -667,8 +666,18 @@ TEST(Faults, ABusyPortIsReportedAndPortZeroPicksAFreeOne) {
     EXPECT_NE(std::string(e.what()).find("busy"), std::string::npos) << e.what();
   }
   ::close(s);
+  // Without a port: a file store, no port at all.
   o.master_port = 0;
-  EXPECT_EQ(launch_local_ranks(o, [](RankContext& ctx) { return ctx.master_port > 0 ? 0 : 1; }), 0);
+  EXPECT_EQ(launch_local_ranks(o, [](RankContext& ctx) { return ctx.master_port == 0 && !ctx.store_path.empty() ? 0 : 1; }),
+            0);
+  // With a free port: a TCPStore on it.
+  s = ::socket(AF_INET, SOCK_STREAM, 0);
+  a.sin_port = 0;
+  ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  o.master_port = ntohs(a.sin_port);
+  EXPECT_EQ(launch_local_ranks(o, [&](RankContext& ctx) { return ctx.master_port == o.master_port ? 0 : 1; }), 0);
 }
 
 // ------------------------------------------------------------------------------------- launchers
