@@ -85,12 +85,6 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.reduce_dtype = reduce_dtype_from_string(o.reduce_dtype, "--reduce-dtype", "");
   s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
   s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
-  if (s.cluster.backend == "gloo" && s.training.precision != Precision::fp32) {
-    if (o.precision == "bf16-mixed")  // the default: Gloo runs fp32, say so and go on
-      s.training.precision = Precision::fp32;
-    else
-      throw InputError("--precision", "", "'" + o.precision + "' is not possible on the Gloo backend (no bfloat16); use fp32");
-  }
   if (o.nodes > 0 && o.gpus > 0)
     throw InputError("--gpus", "", "give either --nodes or --gpus, not both (--nodes " + std::to_string(o.nodes) +
                                        ", --gpus " + std::to_string(o.gpus) + ")");
