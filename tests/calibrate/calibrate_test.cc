@@ -230,7 +230,8 @@ TEST(Validate, Bf16MixedPeakIsPredictedAtEverySplit) {
                             "--steps 2 --quiet --record " + rec, 120);
       ASSERT_EQ(rc, 0) << model << split << ": " << text;
       double measured = 0;
-      for (const auto& r : read_json_file(rec)["ranks"]) measured = std::max(measured, r["peak_allocated_bytes"].get<double>());
+      const Json record = read_json_file(rec);
+      for (const auto& r : record["ranks"]) measured = std::max(measured, r["peak_allocated_bytes"].get<double>());
       TrainingSpec t = planner::testing::fp32_training(64, 4);
       t.precision = Precision::bf16_mixed;
       Plan p;
