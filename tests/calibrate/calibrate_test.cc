@@ -246,6 +246,25 @@ TEST(Validate, Bf16MixedPeakIsPredictedAtEverySplit) {
   }
 }
 
+// validate --precision trains every split in it and prices it so; the document says which.
+TEST(Validate, TrainsAndPricesThePrecisionAsked) {
+  const std::string out = temp_dir() + "/v-bf16.json";
+  auto [rc, text] = run("validate --model feedforward:64x128 --ranks 2 --cluster cpu-gloo --seq-len 8 --precision bf16-mixed "
+                        "--steps 2 --warmup-steps 1 --rounds 1 --max-step-time-error 100 --max-ranking-gap 100 --out " + out,
+                        180);
+  ASSERT_EQ(rc, 0) << text;
+  const Json j = read_json_file(out);
+  EXPECT_EQ(j["training"]["precision"], "bf16-mixed");
+  ASSERT_EQ(j["rows"].size(), 2u);
+  for (const auto& r : j["rows"]) {
+    const Json rec = read_json_file(r["measured"]["record"].get<std::string>());
+    EXPECT_EQ(rec["plan"]["training"]["precision"], "bf16-mixed") << r.dump();
+  }
+  auto [rc2, text2] = run("validate --model feedforward:64x128 --ranks 2 --precision fp16 --out " + out, 30);
+  EXPECT_EQ(rc2, 2) << text2;
+  EXPECT_NE(text2.find("--precision"), std::string::npos) << text2;
+}
+
 TEST(Validate, RefusesAGpuProfileItCannotTrainOn) {
   // A CPU-only build cannot train on GPUs: comparing an H100 prediction with CPU runs would be wrong.
   auto [rc, text] = run("validate --model feedforward:64x128 --ranks 8 --cluster h100-sxm --out " + temp_dir() +
