@@ -186,7 +186,8 @@ class GlooComm : public Comm {
         if (op == ReduceKind::avg) out.div_(size_);
       } else {
         // bf16 chunks are summed (and averaged) in an fp32 accumulator of n elements and rounded
-        // once into `out`.
+        // once into `out`; each add_ makes an fp32 copy of its bf16 chunk (TensorIterator's
+        // promotion on the CPU), priced in simulator/memory.cc.
         at::Tensor acc = recv.narrow(0, 0, n).to(at::kFloat);
         for (int r = 1; r < size_; ++r) acc.add_(recv.narrow(0, r * n, n));
         if (op == ReduceKind::avg) acc.div_(size_);

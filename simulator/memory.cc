@@ -168,10 +168,11 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     const double acc = accumulate_unsharded ? (Ld * block_unit_numel + root_unit_numel) * pb.reduce : 0.0;  // grad_sync=last accumulators
     // A reduce's buffers, in the reduce dtype: the zeroed send buffer, and on Gloo the all_to_all
     // receive buffer of the emulated reduce-scatter (NCCL reduces in place); then the output
-    // shard, and on Gloo under a bf16 reduce the fp32 accumulator of the local sum.
+    // shard, and on Gloo under a bf16 reduce the fp32 accumulator of the local sum and the fp32
+    // copy LibTorch makes of each bf16 chunk it adds into it (a shard each).
     const double reduce_bufs = gloo ? 2.0 : 1.0;
     const double reduce_B = reduce_bufs * block_unit_numel * pb.reduce, reduce_R = reduce_bufs * root_unit_numel * pb.reduce;
-    const double out_per_elt = pb.reduce + (gloo && pb.reduce < 4 ? 4.0 : 0.0);
+    const double out_per_elt = pb.reduce + (gloo && pb.reduce < 4 ? 8.0 : 0.0);
     const double out_B = block_shard_numel * out_per_elt, out_R = root_shard_numel * out_per_elt;
     struct Instant {
       double grads, gathered, unsharded, activations, logits, comm, opt_extra;
