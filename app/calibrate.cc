@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "validation/calibration.h"
+#include "core/training_spec.h"
 
 namespace planner::app {
 
@@ -44,6 +45,11 @@ CLI::App* add_calibrate(CLI::App& cli, CalibrateOptions* a) {
   add_output_option(c, &a->o.out_path, "Profile to write (planner-cluster/1); measurements go to NAME.calibration.json")
       ->required();
   c->add_option("--model", a->models, "Models whose GEMM shapes to measure (repeatable; default llama-tiny)");
+  c->add_option("--precision", a->o.measure.precision,
+                "What the profile will price: fp32, or bf16-mixed / bf16 (the GEMMs are also timed in bf16, which "
+                "sets the bf16 peak)")
+      ->check(CLI::IsMember(precision_names()))
+      ->capture_default_str();
   c->add_option("--seq-len", a->o.measure.seq_len, "Tokens per sequence of those GEMMs")->capture_default_str();
   c->add_option("--micro-batch", a->micro_batches, "Micro-batch sizes of those GEMMs (repeatable; default 1)");
   c->add_option("--backend", a->o.measure.backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();

@@ -131,13 +131,12 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
   s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
   if (!s.cluster.device.bf16 && s.training.precision != Precision::fp32) {
-    const bool gloo = s.cluster.backend == "gloo";
-    const std::string why = gloo ? "the Gloo backend has no bfloat16" : "'" + s.cluster.device.name + "' has no bfloat16";
+    const std::string why = "'" + s.cluster.device.name + "' has no bfloat16";
     if (!o.precision.empty())
       throw InputError("--precision", "", "'" + o.precision + "' is not possible: " + why +
                                               "; use fp32 (fp16 mixed precision is not modelled)");
     s.training.precision = Precision::fp32;  // the default: plan in fp32, and say so
-    if (!gloo && !o.quiet)
+    if (!o.quiet)
       std::cerr << "note: " << why << ": planning in fp32 (--precision fp32; fp16 mixed precision is not modelled)\n";
   }
   if (o.nodes > 0 && o.gpus > 0)

@@ -163,6 +163,7 @@ int run_train(const TrainOptions& a) {
   if (a.global_batch > 0) pf.training.global_batch = a.global_batch;
   if (pf.training.global_batch == 0) pf.training.global_batch = p.dp * p.micro_batch;
   if (!a.precision.empty()) pf.training.precision = precision_from_string(a.precision, "--precision", "");
+  if (!a.reduce_dtype.empty()) pf.training.reduce_dtype = reduce_dtype_from_string(a.reduce_dtype, "--reduce-dtype", "");
 
   if (have_file) check_predicted_memory(pf, a.plan_file, a.force);
   c.model = pf.model;
@@ -241,7 +242,14 @@ CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
   c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward");
   c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)");
   c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)");
-  c->add_option("--precision", a->precision, "fp32 (what the executor trains in, on CPU and GPU; bf16-mixed and bf16 plans are refused)");
+  c->add_option("--precision", a->precision,
+                "bf16-mixed (FSDP2 MixedPrecisionPolicy: bf16 compute, fp32 master weights and AdamW states), bf16 "
+                "(everything bf16) or fp32 (default without a plan file)")
+      ->check(CLI::IsMember(precision_names()));
+  c->add_option("--reduce-dtype", a->reduce_dtype,
+                "Gradient reduce-scatter dtype (FSDP2 reduce_dtype): auto (the precision's: fp32 under bf16-mixed and "
+                "fp32, bf16 under bf16), fp32, bf16")
+      ->check(CLI::IsMember(reduce_dtype_names()));
   c->add_option("--ac", a->ac, "Activation checkpointing: none, selective (recompute norms, SiLU, SiLU*w3) or full (recompute each block)");
   c->add_option("--sp", a->sp, "Sequence parallel (on/off; tp > 1): norms and residual stream on seq_len/tp tokens, all-gather/reduce-scatter in place of all-reduces");
   c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");

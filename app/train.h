@@ -12,7 +12,7 @@ struct TrainOptions {
   std::string plan_file, model;
   std::string dp = "", tp = "";
   int64_t micro_batch = 0, seq_len = 0, global_batch = 0;
-  std::string precision, ac, grad_sync;
+  std::string precision, reduce_dtype, ac, grad_sync;
   bool sp = false;        // --sp, when sp_given
   bool sp_given = false;  // set by add_train once parsed
   bool no_reshard = false, no_prefetch = false, quiet = false, print_lines = false, speed_probe = false,

@@ -2,6 +2,7 @@
 #include "app/common.h"
 
 #include "core/error.h"
+#include "core/training_spec.h"
 #include "validation/rescore.h"
 
 namespace planner::app {
@@ -28,6 +29,14 @@ CLI::App* add_validate(CLI::App& cli, ValidateOptions* a) {
   c->add_option("--seq-len", a->o.seq_len, "Tokens per sequence")->capture_default_str();
   c->add_option("--global-batch", a->o.global_batch, "Sequences per step (default ranks x micro_batch)");
   c->add_option("--micro-batch", a->o.micro_batch, "Sequences per dp rank per forward/backward")->capture_default_str();
+  c->add_option("--precision", a->o.precision,
+                "What the splits train in: fp32, bf16-mixed (FSDP2 MixedPrecisionPolicy: bf16 compute, fp32 master "
+                "weights and AdamW states) or bf16")
+      ->check(CLI::IsMember(precision_names()))
+      ->capture_default_str();
+  c->add_option("--reduce-dtype", a->o.reduce_dtype, "Gradient reduce-scatter dtype (FSDP2 reduce_dtype): auto, fp32, bf16")
+      ->check(CLI::IsMember(reduce_dtype_names()))
+      ->capture_default_str();
   c->add_option("--ac", a->o.ac, "Activation checkpointing: none, selective or full")->check(CLI::IsMember({"none", "selective", "full"}))
       ->capture_default_str();
   c->add_flag("--no-reshard-after-forward", a->o.no_reshard, "Keep gathered parameters from forward to backward");

@@ -423,8 +423,8 @@ int64_t load_checkpoint(const TrainConfig& c, const Mesh& mesh, ShardedModel& m)
     check_rank_tensors(meta, mesh.rank, tensors, units);
     for (size_t i = 0; i < units.size(); ++i) {
       units[i].shard.detach().copy_(tensors[3 * i]);
-      units[i].exp_avg = tensors[3 * i + 1].to(units[i].shard.device()).clone();
-      units[i].exp_avg_sq = tensors[3 * i + 2].to(units[i].shard.device()).clone();
+      units[i].exp_avg = tensors[3 * i + 1].to(units[i].shard.device(), units[i].shard.scalar_type()).clone();
+      units[i].exp_avg_sq = tensors[3 * i + 2].to(units[i].shard.device(), units[i].shard.scalar_type()).clone();
     }
     return meta.step;
   }
@@ -441,8 +441,9 @@ int64_t load_checkpoint(const TrainConfig& c, const Mesh& mesh, ShardedModel& m)
   PLANNER_CHECK(old_units.size() == units.size(), "unit count");
   for (size_t i = 0; i < units.size(); ++i) {
     Unit& u = units[i];
-    std::array<at::Tensor, 3> mine{at::zeros({u.shard_numel}, at::kFloat), at::zeros({u.shard_numel}, at::kFloat),
-                                   at::zeros({u.shard_numel}, at::kFloat)};
+    const at::ScalarType master = u.shard.scalar_type();  // fp32, or bf16 under pure bf16
+    std::array<at::Tensor, 3> mine{at::zeros({u.shard_numel}, master), at::zeros({u.shard_numel}, master),
+                                   at::zeros({u.shard_numel}, master)};
     for (size_t j = 0; j < u.params.size(); ++j) {
       const ParamInfo& p = u.params[j];
       PLANNER_CHECK(p.name == old_units[i].params[j].name, "parameter order");

@@ -107,10 +107,16 @@ class GlooComm : public Comm {
   }
 
   static void check_dtype(const at::Tensor& t, const char* what) {
-    if (t.scalar_type() != at::kFloat && t.scalar_type() != at::kLong && t.scalar_type() != at::kDouble)
-      throw CommError(std::string(what) + ": Debian's Gloo backend only takes fp32/fp64/int64 tensors, got " +
-                      std::string(c10::toString(t.scalar_type())));
+    const auto d = t.scalar_type();
+    if (d != at::kFloat && d != at::kLong && d != at::kDouble && d != at::kBFloat16)
+      throw CommError(std::string(what) + ": the executor's Gloo backend takes fp32/fp64/int64/bf16 tensors, got " +
+                      std::string(c10::toString(d)));
   }
+
+  // What goes on the wire for a collective that only moves data (all_gather, alltoall,
+  // broadcast): Debian's Gloo has no bfloat16, so a bf16 tensor travels as 16-bit raw data (a
+  // Half view of the same bytes; nothing is computed on it).
+  static at::Tensor raw(const at::Tensor& t) { return t.scalar_type() == at::kBFloat16 ? t.view(at::kHalf) : t; }
 
   std::vector<at::Tensor> out_views(at::Tensor& out, int64_t n) {
     std::vector<at::Tensor> v;
@@ -136,8 +142,10 @@ class GlooComm : public Comm {
     check_dtype(in, "all_gather");
     const int64_t n = in.numel();
     PLANNER_CHECK(out.numel() == n * size_, "all_gather: out " << out.numel() << " != " << n << " x " << size_);
-    std::vector<std::vector<at::Tensor>> outs{out_views(out, n)};
-    std::vector<at::Tensor> ins{in};
+    PLANNER_CHECK(out.scalar_type() == in.scalar_type(), "all_gather: dtypes differ");
+    at::Tensor out_raw = raw(out);
+    std::vector<std::vector<at::Tensor>> outs{out_views(out_raw, n)};
+    std::vector<at::Tensor> ins{raw(in)};
     c10::intrusive_ptr<c10d::Work> w;
     try {
       w = pg_->allgather(outs, ins);
@@ -154,30 +162,52 @@ class GlooComm : public Comm {
     const int64_t n = out.numel();
     PLANNER_CHECK(in.numel() == n * size_, "reduce_scatter: in " << in.numel() << " != " << n << " x " << size_);
     PLANNER_CHECK(op != ReduceKind::max, "reduce_scatter: max not supported");
+    PLANNER_CHECK(out.scalar_type() == in.scalar_type(), "reduce_scatter: dtypes differ");
+    const bool bf16 = in.scalar_type() == at::kBFloat16;
     if (size_ == 1) {
       out.copy_(in);
+      if (op == ReduceKind::avg) out.div_(size_);
     } else {
       // alltoall with equal splits: chunk r of `in` goes to rank r; we receive every rank's chunk
       // for our slice, then sum locally. Same bytes on the wire as a ring reduce-scatter.
-      at::Tensor input = in.contiguous();
+      at::Tensor input = raw(in.contiguous());
       at::Tensor recv = at::empty({size_ * n}, in.options());
+      at::Tensor recv_raw = raw(recv);
       std::vector<int64_t> counts;  // empty = equal splits
       c10::intrusive_ptr<c10d::Work> w;
       try {
-        w = pg_->alltoall_base(recv, input, counts, counts);
+        w = pg_->alltoall_base(recv_raw, input, counts, counts);
       } catch (const std::exception& e) {
         throw CommError("reduce_scatter (alltoall) on group '" + name_ + "' failed to start: " + e.what());
       }
       wait_work(w, "reduce_scatter (alltoall)");
-      at::sum_out(out, recv.view({size_, n}), {0});
+      if (!bf16) {
+        at::sum_out(out, recv.view({size_, n}), {0});
+        if (op == ReduceKind::avg) out.div_(size_);
+      } else {
+        // bf16 chunks are summed (and averaged) in an fp32 accumulator of n elements and rounded
+        // once into `out`; each add_ makes an fp32 copy of its bf16 chunk (TensorIterator's
+        // promotion on the CPU), priced in simulator/memory.cc.
+        at::Tensor acc = recv.narrow(0, 0, n).to(at::kFloat);
+        for (int r = 1; r < size_; ++r) acc.add_(recv.narrow(0, r * n, n));
+        if (op == ReduceKind::avg) acc.div_(size_);
+        out.copy_(acc);
+      }
     }
-    if (op == ReduceKind::avg) out.div_(size_);
     if (size_ > 1) record(CollectiveKind::reduce_scatter, since(t0), nbytes(in));
   }
 
   void all_reduce(at::Tensor& t, ReduceKind op) override {
     auto t0 = Clock::now();
     check_dtype(t, "all_reduce");
+    if (size_ > 1 && t.scalar_type() == at::kBFloat16) {
+      // Gloo cannot sum bf16: the tensor is all-reduced as an fp32 copy and rounded back once
+      // (the bytes moved, and recorded, are the fp32 copy's; docs/cost-model.md prices it so).
+      at::Tensor f = t.to(at::kFloat);
+      all_reduce(f, op);
+      t.copy_(f);
+      return;
+    }
     if (size_ > 1) {
       std::vector<at::Tensor> ts{t};
       c10d::AllreduceOptions o;
@@ -198,7 +228,7 @@ class GlooComm : public Comm {
     auto t0 = Clock::now();
     check_dtype(t, "broadcast");
     if (size_ > 1) {
-      std::vector<at::Tensor> ts{t};
+      std::vector<at::Tensor> ts{raw(t)};
       c10d::BroadcastOptions o;
       o.rootRank = root;
       c10::intrusive_ptr<c10d::Work> w;

@@ -86,7 +86,9 @@ class Comm {
 // hostname: this rank's own address to bind (GLOO_SOCKET_IFNAME, when set, picks an interface).
 // Debian's Gloo has no reduce_scatter, _allgather_base, AVG or bfloat16: reduce_scatter is
 // alltoall_base + a local sum (a ring reduce-scatter's traffic), all_gather writes into narrow()
-// views of the output, AVG is SUM then a local divide, and only fp32 (and int64) tensors go in.
+// views of the output, AVG is SUM then a local divide. bf16 tensors move as 16-bit raw data
+// (all_gather, the reduce-scatter's alltoall, broadcast); the reduce-scatter sums bf16 chunks in
+// fp32 and rounds once; an all_reduce of a bf16 tensor runs on an fp32 copy (recorded as such).
 std::unique_ptr<Comm> make_gloo_comm(const StorePtr& store, const std::string& name,
                                      const std::string& group_tag, int rank, int size,
                                      std::chrono::milliseconds timeout, const std::string& hostname);

@@ -45,7 +45,8 @@ struct GatherUnit : public torch::autograd::Function<GatherUnit> {
   }
 };
 
-// dp = 1: the unit's parameters are slices of its flat shard. Taken with narrow(), each slice's
+// dp = 1: the unit's parameters are slices of its flat shard (of a copy of it cast to the param
+// dtype when that differs from the master dtype: the cast is the gather). Taken with narrow(), each slice's
 // gradient goes through SliceBackward, which allocates a zeroed tensor of the whole unit, and
 // autograd then sums one such tensor per parameter: measured with `perf record` on llama-tiny
 // dp=1 tp=1, slice_backward and those sums were 20% of a step. Here the forward hands out tensors
@@ -56,10 +57,13 @@ struct SplitUnit : public torch::autograd::Function<SplitUnit> {
     ctx->saved_data["fsdp"] = fsdp;
     ctx->saved_data["unit"] = unit;
     const Unit& u = unit_of(ctx);
+    const at::ScalarType param_dtype = reinterpret_cast<Fsdp*>(fsdp)->options().param_dtype;
+    // bf16-mixed: one unit-sized param-dtype copy, alive while its views are (until the unit's backward).
+    const at::Tensor src = shard.scalar_type() == param_dtype ? shard : shard.to(param_dtype);
     variable_list out;
     for (const auto& p : u.params)
-      out.push_back(at::empty({0}, shard.options())
-                        .set_(shard.storage(), shard.storage_offset() + p.offset, {p.local.rows, p.local.cols},
+      out.push_back(at::empty({0}, src.options())
+                        .set_(src.storage(), src.storage_offset() + p.offset, {p.local.rows, p.local.cols},
                               {p.local.cols, 1}));
     return out;
   }
@@ -68,7 +72,7 @@ struct SplitUnit : public torch::autograd::Function<SplitUnit> {
     int64_t covered = 0;
     for (size_t i = 0; i < u.params.size(); ++i)
       if (grads[i].defined()) covered += u.params[i].local.rows * u.params[i].local.cols;
-    const auto o = u.shard.options();
+    const auto o = u.shard.options();  // the master dtype: copy_ casts each gradient into it
     at::Tensor g = covered == u.shard_numel ? at::empty({u.shard_numel}, o) : at::zeros({u.shard_numel}, o);
     for (size_t i = 0; i < u.params.size(); ++i) {
       if (!grads[i].defined()) continue;
@@ -151,6 +155,17 @@ void copy_rank_slice(const at::Tensor& full, const ParamInfo& p, const Mesh& mes
 Fsdp::Fsdp(std::vector<Unit> units, int64_t dp, Comm* dp_comm, const FsdpOptions& opts)
     : units_(std::move(units)), dp_(dp), dp_comm_(dp_comm), opts_(opts) {}
 
+void set_precision(Precision precision, ReduceDtype reduce, FsdpOptions* o) {
+  TrainingSpec t;
+  t.precision = precision;
+  t.reduce_dtype = reduce;
+  const PrecisionBytes b = precision_bytes(t);
+  auto dtype = [](int bytes) { return bytes == 2 ? at::kBFloat16 : at::kFloat; };
+  o->master_dtype = dtype(b.master_param);
+  o->param_dtype = dtype(b.compute);
+  o->reduce_dtype = dtype(b.reduce);
+}
+
 void Fsdp::init_shards(const Mesh& mesh, const std::function<at::Tensor(const ParamInfo&)>& full_of) {
   at::NoGradGuard ng;
   for (auto& u : units_) {
@@ -159,10 +174,11 @@ void Fsdp::init_shards(const Mesh& mesh, const std::function<at::Tensor(const Pa
       at::Tensor full = full_of(p);
       copy_rank_slice(full, p, mesh, host);
     }
-    u.shard = opts_.device.is_cpu() ? host : host.to(opts_.device);
+    // Drawn in fp32 (the same values for every precision), kept in the master dtype.
+    u.shard = host.to(on_device(opts_.master_dtype));
     u.shard.requires_grad_(true);
     if (dp_ > 1) {
-      for (const auto& p : u.params) u.full.push_back(at::empty({p.local.rows, p.local.cols}, f32()));
+      for (const auto& p : u.params) u.full.push_back(at::empty({p.local.rows, p.local.cols}, on_device(opts_.param_dtype)));
       free_unsharded(u);
     }
   }
@@ -197,8 +213,15 @@ void Fsdp::free_unsharded(Unit& u) {
 
 void Fsdp::prefetch(Unit& u) {
   if (dp_ == 1 || u.gathered || u.pending || !opts_.prefetch) return;
-  u.gather_buffer = at::empty({dp_ * u.shard_numel}, f32());
-  u.pending = dp_comm_->all_gather_async(u.shard.detach(), u.gather_buffer);
+  u.gather_buffer = at::empty({dp_ * u.shard_numel}, on_device(opts_.param_dtype));
+  u.pending = dp_comm_->all_gather_async(gather_input(u), u.gather_buffer);
+}
+
+at::Tensor Fsdp::gather_input(const Unit& u) const {
+  // FSDP2 casts the shard to the param dtype before the all-gather (half the bytes under
+  // bf16-mixed); the cast copy lives until the all-gather is waited for.
+  const at::Tensor s = u.shard.detach();
+  return s.scalar_type() == opts_.param_dtype ? s : s.to(opts_.param_dtype);
 }
 
 void Fsdp::gather(Unit& u) {
@@ -207,17 +230,17 @@ void Fsdp::gather(Unit& u) {
     u.pending->wait();
     u.pending.reset();
   } else if (!u.landed) {
-    u.gather_buffer = at::empty({dp_ * u.shard_numel}, f32());
-    dp_comm_->all_gather(u.shard.detach(), u.gather_buffer);
+    u.gather_buffer = at::empty({dp_ * u.shard_numel}, on_device(opts_.param_dtype));
+    dp_comm_->all_gather(gather_input(u), u.gather_buffer);
   }
   at::NoGradGuard ng;
   for (size_t i = 0; i < u.params.size(); ++i) {
     const auto& p = u.params[i];
     auto* impl = u.full[i].storage().unsafeGetStorageImpl();
-    const size_t nbytes = static_cast<size_t>(p.local.rows * p.local.cols) * sizeof(float);
+    const size_t nbytes = static_cast<size_t>(p.local.rows * p.local.cols) * at::elementSize(opts_.param_dtype);
     impl->set_data_ptr_noswap(impl->allocator()->allocate(nbytes));
     impl->set_nbytes(nbytes);
-    at::Tensor dst = at::from_blob(u.full[i].data_ptr(), {p.local.rows, p.local.cols}, f32());
+    at::Tensor dst = at::from_blob(u.full[i].data_ptr(), {p.local.rows, p.local.cols}, on_device(opts_.param_dtype));
     for (int64_t r = 0; r < dp_; ++r) {
       const int64_t r0 = r * p.shard_rows;
       const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
@@ -235,11 +258,13 @@ at::Tensor Fsdp::reduce_grads(Unit& u, const std::vector<at::Tensor>& grads_in) 
   at::NoGradGuard ng;
   std::vector<at::Tensor> grads(u.params.size());
   for (size_t i = 0; i < u.params.size(); ++i)
-    grads[i] = grads_in[i].defined() ? grads_in[i]
-                                     : at::zeros({u.params[i].local.rows, u.params[i].local.cols}, f32());
+    grads[i] = grads_in[i].defined()
+                   ? grads_in[i]
+                   : at::zeros({u.params[i].local.rows, u.params[i].local.cols}, on_device(opts_.param_dtype));
   if (opts_.grad_sync == GradSync::last_micro_batch && !last_micro_batch_) {
+    // Accumulated in the reduce dtype, as FSDP2 does when it differs from the param dtype.
     if (u.accumulated_grads.empty())
-      for (auto& g : grads) u.accumulated_grads.push_back(g.clone());
+      for (auto& g : grads) u.accumulated_grads.push_back(g.to(opts_.reduce_dtype, false, /*copy=*/true));
     else
       for (size_t i = 0; i < grads.size(); ++i) u.accumulated_grads[i].add_(grads[i]);
     return at::Tensor();
@@ -260,7 +285,8 @@ at::Tensor Fsdp::reduce_grads(Unit& u, const std::vector<at::Tensor>& grads_in) 
         o.pending.reset();
         o.landed = true;
       }
-  at::Tensor buf = at::zeros({dp_ * u.shard_numel}, f32());
+  // The send buffer in the reduce dtype: copying the param-dtype gradients in casts them.
+  at::Tensor buf = at::zeros({dp_ * u.shard_numel}, on_device(opts_.reduce_dtype));
   for (size_t i = 0; i < u.params.size(); ++i) {
     const auto& p = u.params[i];
     at::Tensor g = grads[i].reshape({p.local.rows, p.local.cols});
@@ -271,9 +297,10 @@ at::Tensor Fsdp::reduce_grads(Unit& u, const std::vector<at::Tensor>& grads_in) 
       buf.narrow(0, r * u.shard_numel + p.offset, rows * p.local.cols).view({rows, p.local.cols}).copy_(g.narrow(0, r0, rows));
     }
   }
-  at::Tensor out = at::empty({u.shard_numel}, f32());
+  at::Tensor out = at::empty({u.shard_numel}, on_device(opts_.reduce_dtype));
   dp_comm_->reduce_scatter(buf, out, ReduceKind::avg);
-  return out;
+  buf = at::Tensor();
+  return out.scalar_type() == opts_.master_dtype ? out : out.to(opts_.master_dtype);
 }
 
 void Fsdp::reshard_all() {

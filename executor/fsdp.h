@@ -8,6 +8,12 @@
 // into dp chunks of ceil(rows / dp) rows (the last chunk zero-padded); a unit's shards are
 // concatenated into one flat tensor per rank, so its all-gather and its reduce-scatter are one
 // collective each.
+//
+// Mixed precision (FSDP2's MixedPrecisionPolicy, docs/executor.md "Precision"): the flat shard
+// and the AdamW states are in the master dtype, the shard is cast to the param dtype before its
+// all-gather, so the unsharded parameters (and the compute) are in the param dtype, and their
+// gradients are cast to the reduce dtype for the reduce-scatter, whose output is cast to the
+// master dtype for the shard's gradient.
 #pragma once
 #include <ATen/ATen.h>
 #include <cstdint>
@@ -43,15 +49,15 @@ struct Unit {
   std::string name;  // "root", "layers.3", "feed_forward"
   std::vector<ParamInfo> params;
   int64_t shard_numel = 0;
-  at::Tensor shard;  // leaf, requires_grad; .grad is the sharded gradient
+  at::Tensor shard;  // leaf, requires_grad, master dtype; .grad is the sharded gradient
   // Unsharded (TP-local) parameters; their storage is freed when the unit is resharded.
   std::vector<at::Tensor> full;
   bool gathered = false;
   at::Tensor gather_buffer;
   std::unique_ptr<CommHandle> pending;  // prefetch in flight into gather_buffer
   bool landed = false;  // the prefetch completed into gather_buffer, not yet copied out
-  std::vector<at::Tensor> accumulated_grads;  // grad_sync=last: unsharded grads between micro-batches
-  // AdamW states on the shard.
+  std::vector<at::Tensor> accumulated_grads;  // grad_sync=last: unsharded grads (reduce dtype) between micro-batches
+  // AdamW states on the shard (master dtype).
   at::Tensor exp_avg, exp_avg_sq;
   // The parameters' names inside the unit, in the unit's order (to bind them by name).
   std::vector<std::string> names_in_unit() const;
@@ -72,7 +78,17 @@ struct FsdpOptions {
   GradSync grad_sync = GradSync::every_micro_batch;
   bool prefetch = true;
   at::Device device = at::kCPU;  // where the shards and the unsharded parameters live
+  // FSDP2's MixedPrecisionPolicy: the shard and AdamW states (master), the unsharded parameters
+  // and the compute (param), the gradients' reduce-scatter (reduce). All fp32 by default.
+  at::ScalarType master_dtype = at::kFloat;
+  at::ScalarType param_dtype = at::kFloat;
+  at::ScalarType reduce_dtype = at::kFloat;
 };
+
+// The dtypes of a precision policy (core/training_spec.h): fp32: all fp32; bf16-mixed: fp32
+// master, bf16 param, fp32 reduce; bf16: all bf16. `reduce` other than automatic overrides the
+// reduce dtype. Sets the three dtype fields of `o`.
+void set_precision(Precision precision, ReduceDtype reduce, FsdpOptions* o);
 
 // The units of one rank and their data-parallel traffic.
 class Fsdp {
@@ -105,6 +121,7 @@ class Fsdp {
 
   std::vector<Unit>& units() { return units_; }
   int64_t dp() const { return dp_; }
+  const FsdpOptions& options() const { return opts_; }
 
   // Internal, used by the autograd functions.
   void gather(Unit& u);
@@ -113,8 +130,10 @@ class Fsdp {
   at::Tensor reduce_grads(Unit& u, const std::vector<at::Tensor>& grads);
 
  private:
-  // fp32 tensors on this rank's device.
-  at::TensorOptions f32() const { return at::TensorOptions().dtype(at::kFloat).device(opts_.device); }
+  // What unit u's all-gather sends: its shard, cast to the param dtype when that differs.
+  at::Tensor gather_input(const Unit& u) const;
+  // Tensors of `dtype` on this rank's device.
+  at::TensorOptions on_device(at::ScalarType dtype) const { return at::TensorOptions().dtype(dtype).device(opts_.device); }
 
   std::vector<Unit> units_;
   int64_t dp_;

@@ -115,7 +115,7 @@ double time_kernel(F&& fn, int repeats, double min_time_s, Comm& world, const at
 }
 
 struct RankMeasurements {
-  std::vector<double> gemm_s, attention_s, memory_s, collective_s, phase_s;
+  std::vector<double> gemm_s, gemm_bf16_s, attention_s, memory_s, collective_s, phase_s;
   std::vector<double> overlap_compute_s, overlap_alone_s, overlap_overlapped_s;
   double eager_op_s = 0;
 };
@@ -204,6 +204,7 @@ CalibrationSamples plan_work(const MeasureOptions& o) {
       }
     }
   }
+  if (precision_bytes(precision_from_string(o.precision, "--precision", "")).compute == 2) w.gemms_bf16 = w.gemms;
   // Memory-bound kernel (c = a + b): 12 bytes per element, 16 KiB .. 16 MiB per operand.
   for (double b = 16384; b <= 16.0 * 1024 * 1024; b *= 4) w.memory.push_back({3.0 * b, 0});
   std::vector<double> sizes = o.message_bytes;
@@ -262,12 +263,14 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
   // the development VM) moves one round of every sample rather than every repetition of some.
   const int rounds = std::max(1, o.rounds);
   const int per_round = std::max(1, (o.repeats + rounds - 1) / rounds);
-  std::vector<std::vector<double>> gemm_r(w.gemms.size()), att_r(w.attention.size()), mem_r(w.memory.size()),
+  std::vector<std::vector<double>> gemm_r(w.gemms.size()), gemm16_r(w.gemms_bf16.size()), att_r(w.attention.size()),
+      mem_r(w.memory.size()),
       coll_r(w.collectives.size()), phase_r(w.collectives.size());
   std::vector<double> eager_r;
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Comm>> groups;
   ProgressLine progress(stderr, ::isatty(::fileno(stderr)) == 1,
-                        static_cast<size_t>(rounds) * (w.gemms.size() + 2 + w.collectives.size()) + w.overlaps.size(),
+                        static_cast<size_t>(rounds) * (w.gemms.size() + w.gemms_bf16.size() + 2 + w.collectives.size()) +
+                            w.overlaps.size(),
                         "calibrate", !talk);
   for (int round = 0; round < rounds; ++round) {
   {
@@ -278,6 +281,15 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
       gemm_r[gi].push_back(time_gemm(w.gemms[gi], pool, per_round, o.min_time_s, *world, opts, o.backend));
       progress.step("round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ", GEMM " +
                     std::to_string(++i) + "/" + std::to_string(w.gemms.size()));
+    }
+    if (!w.gemms_bf16.empty()) {
+      const auto bf16 = opts.dtype(at::kBFloat16);
+      ColdOperands pool16(bf16);
+      for (size_t gi = 0; gi < w.gemms_bf16.size(); ++gi) {
+        gemm16_r[gi].push_back(time_gemm(w.gemms_bf16[gi], pool16, per_round, o.min_time_s, *world, bf16, o.backend));
+        progress.step("round " + std::to_string(round + 1) + "/" + std::to_string(rounds) + ", bf16 GEMM " +
+                      std::to_string(gi + 1) + "/" + std::to_string(w.gemms_bf16.size()));
+      }
     }
     for (size_t ai = 0; ai < w.attention.size(); ++ai) {
       const auto& g = w.attention[ai];
@@ -373,6 +385,7 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
   }
   }  // rounds
   for (auto& r : gemm_r) mine.gemm_s.push_back(median(r));
+  for (auto& r : gemm16_r) mine.gemm_bf16_s.push_back(median(r));
   for (auto& r : att_r) mine.attention_s.push_back(median(r));
   for (auto& r : mem_r) mine.memory_s.push_back(median(r));
   for (auto& r : coll_r) mine.collective_s.push_back(median(r));
@@ -422,7 +435,7 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
     progress.step("overlap " + std::to_string(++oi) + "/" + std::to_string(w.overlaps.size()));
   }
   progress.finish();
-  Json j = {{"gemm", mine.gemm_s}, {"attention", mine.attention_s}, {"memory", mine.memory_s},
+  Json j = {{"gemm", mine.gemm_s}, {"gemm_bf16", mine.gemm_bf16_s}, {"attention", mine.attention_s}, {"memory", mine.memory_s},
             {"collectives", mine.collective_s}, {"phase", mine.phase_s}, {"eager_op", mine.eager_op_s},
             {"overlap_compute", mine.overlap_compute_s}, {"overlap_alone", mine.overlap_alone_s},
             {"overlap_overlapped", mine.overlap_overlapped_s}};
@@ -443,6 +456,7 @@ int measure_rank(const MeasureOptions& o, const CalibrationSamples& work,
     return m;
   };
   for (size_t i = 0; i < w.gemms.size(); ++i) w.gemms[i].seconds = take_max("gemm", i);
+  for (size_t i = 0; i < w.gemms_bf16.size(); ++i) w.gemms_bf16[i].seconds = take_max("gemm_bf16", i);
   for (size_t i = 0; i < w.attention.size(); ++i) w.attention[i].seconds = take_max("attention", i);
   for (size_t i = 0; i < w.memory.size(); ++i) w.memory[i].seconds = take_max("memory", i);
   w.eager_op_s = 0;

@@ -24,6 +24,9 @@ struct MeasureOptions {
   std::vector<std::string> models{"llama-tiny"};  // GEMM shapes of these models' Linear layers
   int64_t seq_len = 64;
   std::vector<int64_t> micro_batches{1};
+  // What the profile will price (core/training_spec.h names): under bf16-mixed or bf16 the GEMMs
+  // are also timed in bf16, which fits the device's bf16 peak (docs/calibration.md).
+  std::string precision = "fp32";
   std::vector<double> message_bytes;  // collectives; empty: 4 KiB .. 16 MiB, x4
   int repeats = 9;                    // timed repetitions per point (median), after one warm-up
   int rounds = 3;                     // the repetitions split over this many passes over all points

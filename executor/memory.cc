@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstring>
 
+#include "core/error.h"
+
 // LibTorch 2.3 made Allocator::allocate non-const and added a pure copy_data().
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
 #define PLANNER_ALLOCATE_CONST
@@ -25,31 +27,39 @@ namespace {
 std::atomic<int64_t> g_current{0};
 std::atomic<int64_t> g_peak{0};
 
-struct Counted {
-  at::DataPtr inner;
-  int64_t bytes;
-};
+// Each allocation carries its size in a header in front of the data, so that the deleter can
+// count it down from the data pointer alone: the DataPtr's context is the data pointer itself,
+// which raw_allocate() requires (LibTorch's bf16 GEMM on the CPU allocates its scratch buffers
+// through it). The header is kHeader bytes, a multiple of the 64-byte alignment LibTorch's CPU
+// allocator gives, so the data stays aligned; it is not counted.
+constexpr size_t kHeader = 64;
+at::DeleterFnPtr g_inner_raw_deleter = nullptr;
 
-void delete_counted(void* ctx) {
-  auto* c = static_cast<Counted*>(ctx);
-  g_current.fetch_sub(c->bytes);
-  delete c;  // frees the inner allocation through its own deleter
+void delete_counted(void* data) {
+  if (data == nullptr) return;
+  char* base = static_cast<char*>(data) - kHeader;
+  g_current.fetch_sub(static_cast<int64_t>(*reinterpret_cast<size_t*>(base)));
+  g_inner_raw_deleter(base);
 }
 
 class CountingAllocator : public at::Allocator {
  public:
-  explicit CountingAllocator(at::Allocator* inner) : inner_(inner) {}
+  explicit CountingAllocator(at::Allocator* inner) : inner_(inner) {
+    g_inner_raw_deleter = inner_->raw_deleter();
+    PLANNER_CHECK(g_inner_raw_deleter != nullptr, "the CPU allocator has no raw deleter");
+  }
   at::DataPtr allocate(size_t n) PLANNER_ALLOCATE_CONST override {
-    at::DataPtr d = inner_->allocate(n);
-    void* ptr = d.get();
+    void* base = inner_->raw_allocate(n + kHeader);
+    *static_cast<size_t*>(base) = n;
+    void* data = static_cast<char*>(base) + kHeader;
     const int64_t bytes = static_cast<int64_t>(n);
     const int64_t now = g_current.fetch_add(bytes) + bytes;
     int64_t peak = g_peak.load();
     while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
     }
-    return {ptr, new Counted{std::move(d), bytes}, &delete_counted, at::Device(at::kCPU)};
+    return {data, data, &delete_counted, at::Device(at::kCPU)};
   }
-  at::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  at::DeleterFnPtr raw_deleter() const override { return &delete_counted; }
 #if PLANNER_ALLOCATOR_HAS_COPY_DATA
   void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
 #endif

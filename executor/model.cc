@@ -68,7 +68,10 @@ RootWeights bind_root_weights(const ModelSpec& m, const std::vector<std::string>
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
-  return x * at::rsqrt(x.pow(2).mean(-1, true) + eps) * w.view({-1});
+  // torchtitan's RMSNorm: the statistics in fp32 (x.float()), the result cast back to x's dtype,
+  // then scaled by the weight. Both casts are no-ops on fp32 tensors.
+  const at::Tensor xf = x.to(at::kFloat);
+  return (xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps)).to(x.scalar_type()) * w.view({-1});
 }
 
 at::Tensor mm_t(const at::Tensor& x, const at::Tensor& w) { return at::matmul(x, w.t()); }
@@ -77,13 +80,13 @@ at::Tensor swiglu_w2(const at::Tensor& a, const at::Tensor& b, const at::Tensor&
   return mm_t(at::silu(a) * b, w2);
 }
 
-void RopeTables::ensure(const ModelSpec& m, int64_t seq_len, const at::TensorOptions& f32) {
+void RopeTables::ensure(const ModelSpec& m, int64_t seq_len, const at::TensorOptions& compute) {
   if (cos.defined() && cos.size(0) >= seq_len) return;
   const int64_t half = m.head_dim / 2;
   at::Tensor inv = at::pow(m.rope_theta, -at::arange(0, half, at::kDouble) * 2.0 / m.head_dim);
   at::Tensor ang = at::outer(at::arange(0, seq_len, at::kDouble), inv);
-  cos = ang.cos().to(f32);
-  sin = ang.sin().to(f32);
+  cos = ang.cos().to(compute);
+  sin = ang.sin().to(compute);
 }
 
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {

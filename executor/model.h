@@ -73,7 +73,8 @@ class PlanHooks {
   virtual at::Tensor row_output(const at::Tensor& y) const = 0;
 };
 
-// x * rsqrt(mean(x^2) + eps) * w over the last dim.
+// x * rsqrt(mean(x^2) + eps) * w over the last dim, the statistics in fp32 (x.float()), the
+// normalized x cast back to x's dtype before the weight.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
 // y = x W^T (torch.nn.Linear without bias).
 at::Tensor mm_t(const at::Tensor& x, const at::Tensor& w);
@@ -83,8 +84,9 @@ at::Tensor swiglu_w2(const at::Tensor& a, const at::Tensor& b, const at::Tensor&
 // Rotary tables, (S, head_dim / 2) each.
 struct RopeTables {
   at::Tensor cos, sin;
-  // Makes the tables cover seq_len positions (recomputed only when they are shorter).
-  void ensure(const ModelSpec& m, int64_t seq_len, const at::TensorOptions& f32);
+  // Makes the tables cover seq_len positions (recomputed only when they are shorter), in the
+  // compute dtype (computed in fp64, rounded once).
+  void ensure(const ModelSpec& m, int64_t seq_len, const at::TensorOptions& compute);
 };
 // x: (B, S, H, head_dim); adjacent pairs (2i, 2i+1) rotate together (torchtitan's complex view).
 at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);

@@ -59,6 +59,7 @@ FsdpOptions fsdp_options(const ExecOptions& o) {
   f.grad_sync = o.grad_sync;
   f.prefetch = o.prefetch;
   f.device = o.device;
+  set_precision(o.precision, o.reduce_dtype, &f);
   return f;
 }
 
@@ -110,7 +111,8 @@ at::Tensor ShardedModel::forward_loss(const Batch& batch) {
   if (model_.kind == ModelKind::feedforward) {
     auto p = fsdp_.params(0);
     // Under SP every TP rank holds rows [r * S/tp, (r+1) * S/tp) of each sequence.
-    at::Tensor input = batch.input, target = batch.target;
+    // The input is cast to the param dtype (FSDP2's cast_forward_inputs); the loss is fp32.
+    at::Tensor input = batch.input.to(compute().dtype()), target = batch.target;
     if (sp()) {
       const int64_t s_local = input.size(1) / tp_;
       input = input.narrow(1, mesh_.tp_index() * s_local, s_local);
@@ -131,13 +133,13 @@ at::Tensor ShardedModel::forward_loss(const Batch& batch) {
     if (sp()) {
       // Sum of this rank's squared errors, all-reduced (identity backward) over the TP group,
       // divided by the full micro-batch's element count: the same mean on every TP rank.
-      return reduce_from_tp((y - target).pow(2).sum(), tp) / static_cast<double>(batch.target.numel());
+      return reduce_from_tp((y.to(at::kFloat) - target).pow(2).sum(), tp) / static_cast<double>(batch.target.numel());
     }
-    return (y - target).pow(2).mean();
+    return (y.to(at::kFloat) - target).pow(2).mean();
   }
   // Llama.
   const int64_t S = batch.input.size(1);
-  rope_.ensure(model_, S, f32());
+  rope_.ensure(model_, S, compute());
   const int n_blocks = static_cast<int>(model_.n_layers);
   auto root_params = fsdp_.params(0);
   const RootWeights root = bind_root_weights(model_, fsdp_.units()[0].names_in_unit(), root_params);
@@ -169,7 +171,8 @@ at::Tensor ShardedModel::forward_loss(const Batch& batch) {
     fsdp_.after_forward(i, out, /*prefetch_in_backward=*/i - 1 >= 1 ? i - 1 : -1);
     h = out;
   }
-  // Final norm (under SP all-gathered along the sequence), then the vocab-parallel output head.
+  // Final norm (under SP all-gathered along the sequence), then the vocab-parallel output head;
+  // the loss upcasts the logits to fp32 (torchtitan's pred.float()).
   at::Tensor logits = hooks_->norm_linears(h, root.norm, {root.output}, model_.norm_eps)[0];  // (B, S, V/tp)
   const int64_t v_local = logits.size(-1);
   return vocab_parallel_cross_entropy(logits.reshape({-1, v_local}), batch.target.reshape({-1}), tp, vocab_start);
@@ -180,12 +183,13 @@ std::map<std::string, at::Tensor> ShardedModel::full_parameters() {
   std::map<std::string, at::Tensor> out;
   for (auto& u : fsdp_.units()) {
     at::Tensor all = u.shard.detach();
+    const auto master = all.options();
     if (dp_ > 1) {
-      all = at::empty({dp_ * u.shard_numel}, f32());
+      all = at::empty({dp_ * u.shard_numel}, master);
       comms_->dp->all_gather(u.shard.detach(), all);
     }
     for (const auto& p : u.params) {
-      at::Tensor local = at::zeros({p.local.rows, p.local.cols}, f32());
+      at::Tensor local = at::zeros({p.local.rows, p.local.cols}, master);
       for (int64_t r = 0; r < dp_; ++r) {
         const int64_t r0 = r * p.shard_rows;
         const int64_t rows = std::min(p.shard_rows, p.local.rows - r0);
@@ -194,13 +198,13 @@ std::map<std::string, at::Tensor> ShardedModel::full_parameters() {
       }
       at::Tensor full = local;
       if (p.tp_dim >= 0) {
-        at::Tensor g = at::empty({tp_ * local.numel()}, f32());
+        at::Tensor g = at::empty({tp_ * local.numel()}, master);
         comms_->tp->all_gather(local.reshape({-1}), g);
         std::vector<at::Tensor> parts;
         for (int64_t t = 0; t < tp_; ++t) parts.push_back(g.narrow(0, t * local.numel(), local.numel()).view(local.sizes()));
         full = at::cat(parts, p.tp_dim);
       }
-      out[p.name] = full.cpu();
+      out[p.name] = full.to(at::kFloat).cpu();
     }
   }
   return out;

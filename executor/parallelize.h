@@ -32,6 +32,10 @@ struct ExecOptions {
   // Where parameters, activations and collectives live: CPU (Gloo) or the rank's GPU (NCCL).
   // Parameters are initialised on the CPU (the same values on every device) and copied there.
   at::Device device = at::kCPU;
+  // FSDP2's MixedPrecisionPolicy (docs/executor.md, "Precision"): bf16-mixed computes in bf16 on
+  // fp32 master shards and AdamW states and reduces gradients in fp32 (or reduce_dtype).
+  Precision precision = Precision::fp32;
+  ReduceDtype reduce_dtype = ReduceDtype::automatic;
 };
 
 class ShardedModel {
@@ -49,15 +53,17 @@ class ShardedModel {
 
   std::vector<Unit>& units() { return fsdp_.units(); }
   const ModelSpec& model() const { return model_; }
-  // Every parameter, unsharded (DP all-gather + TP all-gather), on every rank: for tests.
+  // Every parameter, unsharded (DP all-gather + TP all-gather), as fp32 on the CPU, on every rank: for tests.
   std::map<std::string, at::Tensor> full_parameters();
   // Frees unsharded parameters (end of a step).
   void reshard_all() { fsdp_.reshard_all(); }
 
  private:
   bool sp() const { return opts_.sequence_parallel && tp_ > 1; }
-  // fp32 tensors on this rank's device.
-  at::TensorOptions f32() const { return at::TensorOptions().dtype(at::kFloat).device(opts_.device); }
+  // Tensors of the compute (param) dtype on this rank's device.
+  at::TensorOptions compute() const {
+    return at::TensorOptions().dtype(fsdp_.options().param_dtype).device(opts_.device);
+  }
 
   ModelSpec model_;
   int64_t dp_, tp_;

@@ -65,6 +65,8 @@ struct CalibrationSamples {
   HostIdentity host;         // cores: the CPUs the launcher could use (a rank may be bound to fewer)
   int threads_per_rank = 0;  // intra-op threads each rank ran with
   std::vector<GemmSample> gemms, attention;
+  // The same GEMM shapes in bf16 (calibrate --precision bf16-mixed or bf16; else empty).
+  std::vector<GemmSample> gemms_bf16;
   std::vector<MemorySample> memory;
   std::vector<CollectiveSample> collectives;
   std::vector<OverlapSample> overlaps;

@@ -71,9 +71,15 @@ struct VocabParallelCrossEntropy : public torch::autograd::Function<VocabParalle
                             int64_t comm, int64_t vocab_start) {
     Comm* tp = reinterpret_cast<Comm*>(comm);
     const int64_t n = logits.size(0), v_local = logits.size(1);
-    at::Tensor m = std::get<0>(logits.max(1)).contiguous();
-    tp->all_reduce(m, ReduceKind::max);
-    at::Tensor shifted = logits - m.unsqueeze(1);
+    // The loss in fp32 whatever the compute dtype (torchtitan's pred.float()): the upcast copy
+    // lives until the shift (logits itself when they are fp32).
+    at::Tensor m, shifted;
+    {
+      const at::Tensor lf = logits.to(at::kFloat);
+      m = std::get<0>(lf.max(1)).contiguous();
+      tp->all_reduce(m, ReduceKind::max);
+      shifted = lf - m.unsqueeze(1);
+    }
     at::Tensor e = shifted.exp();
     at::Tensor local = targets - vocab_start;
     at::Tensor outside = local.lt(0).logical_or(local.ge(v_local));
@@ -85,6 +91,7 @@ struct VocabParallelCrossEntropy : public torch::autograd::Function<VocabParalle
     at::Tensor loss = (sumexp.log() - both[1]).mean();
     ctx->save_for_backward({e.div_(sumexp.unsqueeze(1)), idx, outside});
     ctx->saved_data["n"] = n;
+    ctx->saved_data["dtype"] = static_cast<int64_t>(logits.scalar_type());
     return loss;
   }
   static variable_list backward(AutogradContext* ctx, variable_list g) {
@@ -93,7 +100,8 @@ struct VocabParallelCrossEntropy : public torch::autograd::Function<VocabParalle
     at::Tensor hit = s[2].logical_not().to(grad.scalar_type());
     grad.scatter_add_(1, s[1].unsqueeze(1), -hit.unsqueeze(1));
     grad.mul_(g[0] / static_cast<double>(ctx->saved_data["n"].toInt()));
-    return {grad, at::Tensor(), at::Tensor(), at::Tensor()};
+    // The gradient in the logits' dtype (a no-op for fp32).
+    return {grad.to(static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt())), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

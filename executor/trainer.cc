@@ -48,16 +48,6 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
     throw InputError(where, "backend",
                      "'nccl' needs a planner built with a CUDA LibTorch (LibTorch 2.x from pytorch.org or a pip "
                      "torch: scripts/gpu-check.sh shows the build); this one has a CPU-only LibTorch, allowed: gloo");
-  if (c.backend == "nccl" && c.training.precision != Precision::fp32)
-    throw InputError(where, "training.precision",
-                     "'" + to_string(c.training.precision) +
-                         "': the executor trains in fp32 only for now (bf16 compute is not implemented, docs/executor.md); "
-                         "use fp32 (--precision fp32)");
-  if (c.backend == "gloo" && c.training.precision != Precision::fp32)
-    throw InputError(where, "training.precision",
-                     "'" + to_string(c.training.precision) +
-                         "' is not possible on the Gloo backend (CPU): Debian's Gloo has no bfloat16 and bf16 matmul on "
-                         "this CPU is ~16x slower than fp32; use fp32 (--precision fp32)");
   // The executor's TP plan is torchtitan's: vocab-sharded embedding, vocab-parallel loss.
   if (!c.training.tp_plan.loss_parallel)
     throw InputError(where, "training.loss_parallel",
@@ -69,8 +59,6 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
   if (!c.training.tp_plan.shard_embedding)
     throw InputError(where, "training.shard_embedding",
                      "false: the executor shards the embedding by vocabulary rows only; allowed: true");
-  if (c.training.reduce_dtype == ReduceDtype::bf16)
-    throw InputError(where, "training.reduce_dtype", "'bf16': the executor reduces in fp32 only; allowed: auto, fp32");
   if (p.micro_batch < 1) throw InputError(where, "micro_batch", "must be >= 1, got " + std::to_string(p.micro_batch));
   if (c.training.global_batch % (p.dp * p.micro_batch) != 0)
     throw InputError(where, "global_batch",
@@ -110,6 +98,8 @@ RankResult train_rank(const TrainConfig& c, const Mesh& mesh, Comms& comms, bool
   eo.prefetch = c.prefetch;
   eo.sequence_parallel = p.sequence_parallel;
   eo.device = device;
+  eo.precision = c.training.precision;
+  eo.reduce_dtype = c.training.reduce_dtype;
   ShardedModel m(c.model, p.dp, p.tp, mesh, &comms, eo, c.seed);
   RankResult res;
   if (!c.resume_dir.empty()) res.first_step = load_checkpoint(c, mesh, m);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build planner against the LibTorch of a pip-installed PyTorch with CUDA and check it on this
-# machine's GPUs: probe (hwloc + NVML), calibrate over NCCL, validate (train and compare with the
-# prediction). Every stage runs even when an earlier one failed; each has a time limit.
+# machine's GPUs: probe (hwloc + NVML), calibrate over NCCL (fp32 and bf16 GEMMs), validate (train
+# and compare with the prediction) in fp32 and, for the first configuration, in bf16-mixed (FSDP2's
+# MixedPrecisionPolicy, what the planner recommends). Every stage runs even when an earlier one
+# failed; each has a time limit.
 #
 #   scripts/gpu-check.sh [OUT_DIR]        (default: gpu-check-out; $OUT when set)
 #
@@ -148,10 +150,13 @@ done
 
 say "train llama-tiny on the GPU (smoke test)"
 run 120 "$P" train --backend nccl --model llama-tiny --dp "$NGPU" --tp 1 --steps 5 --record "$WORK/tiny.run.json"
+say "train llama-tiny on the GPU in bf16-mixed (smoke test)"
+run 120 "$P" train --backend nccl --model llama-tiny --dp "$NGPU" --tp 1 --steps 5 --precision bf16-mixed \
+  --record "$WORK/tiny-bf16-mixed.run.json"
 
 say "calibrate ($NGPU rank(s), NCCL, base $BASE)"
-run 180 "$P" calibrate --backend nccl --ranks "$NGPU" --base "$BASE" "${CAL_MODELS[@]}" --seq-len 2048 \
-  --micro-batch 2 --micro-batch 4 --out "$OUT_DIR/profile.json"
+run 240 "$P" calibrate --backend nccl --ranks "$NGPU" --base "$BASE" "${CAL_MODELS[@]}" --seq-len 2048 \
+  --micro-batch 2 --micro-batch 4 --precision bf16-mixed --out "$OUT_DIR/profile.json"
 
 for line in "${SET[@]}"; do
   read -r name model seq mb ac <<<"$line"
@@ -162,6 +167,11 @@ for line in "${SET[@]}"; do
   tar czf "$OUT_DIR/work.tgz" -C "$OUT_DIR" work
 done
 read -r name model seq mb ac <<<"${SET[0]}"
+say "validate $name in bf16-mixed ($NGPU rank(s))"
+run 240 "$P" validate --model "$model" --ranks "$NGPU" --cluster "$OUT_DIR/profile.json" --seq-len "$seq" \
+  --micro-batch "$mb" --ac "$ac" --precision bf16-mixed --steps 8 --warmup-steps 3 --rounds 2 \
+  --out "$WORK/validate-$name-bf16-mixed.json" --runs-dir "$WORK/runs-bf16-mixed"
+tar czf "$OUT_DIR/work.tgz" -C "$OUT_DIR" work
 run 120 "$P" simulate --model "$model" --cluster "$OUT_DIR/profile.json" --gpus "$NGPU" --dp "$NGPU" --tp 1 \
   --micro-batch "$mb" --seq-len "$seq" --global-batch $((NGPU * mb)) --precision fp32 --ac "$ac"
 tar czf "$OUT_DIR/work.tgz" -C "$OUT_DIR" work && rm -rf "$WORK"

@@ -198,19 +198,36 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     // (all_to_all) receives into another unit-sized buffer. dp = 1: the params live on the flat
     // shard; a unit's param grads wait until the last of them is computed, then are copied into
     // one unit-sized flat gradient (SplitUnit in executor/model.cc).
+    // Every size below is one tensor the executor allocates, in its dtype (docs/cost-model.md,
+    // "Memory of the executor"): master (the flat shard, its gradient, AdamW), compute (gathered
+    // parameters, their gradients, activations), reduce (the reduce-scatter's buffers).
     const double P = mem.master_params_bytes, adam = mem.optimizer_bytes, G_full = shard_grads_bytes;
     const double G_first = ga > 1 ? G_full : 0.0;  // shard grads alive during backward
-    const double R = root_unit_numel * c, Bk = block_unit_numel * c;
+    const double R = root_unit_numel * c, Bk = block_unit_numel * c;  // gathered units, their grads
     const double shard_R = root_shard_numel * pb.grad, shard_B = block_shard_numel * pb.grad;
     const double A = Td * kept_per_token;    // one block's saved tensors
     const double x_bytes = Td * c * d.h;     // one residual-stream tensor
+    const double x32 = Td * 4.0 * d.h;       // one fp32 tensor of the residual's shape
     const double Ld = static_cast<double>(L);
     const bool fsdp = dp > 1;
     const bool reshard = plan.reshard_after_forward;
-    const double acc = accumulate_unsharded ? (Ld * Bk + R) : 0.0;  // grad_sync=last accumulators
-    // A reduce's buffers besides its output shard: the zeroed send buffer, and on Gloo the
-    // all_to_all receive buffer of the emulated reduce-scatter (NCCL reduces in place).
-    const double reduce_bufs = cl.backend == "gloo" ? 2.0 : 1.0;
+    const bool gloo = cl.backend == "gloo";
+    // bf16-mixed: the compute dtype differs from the master dtype, so a unit's parameters are a
+    // cast copy of its shard: before the all-gather (one shard in the compute dtype, alive while
+    // a prefetch is in flight), or at dp = 1 the whole unit (alive until the unit's backward).
+    const bool cast = pb.compute != pb.master_param;
+    const double cast_B = cast ? block_shard_numel * c : 0.0;
+    // The flat gradient of a unit at dp = 1 (the master dtype) and its parameters' cast copies.
+    const double flat_R = root_unit_numel * pb.grad, flat_B = block_unit_numel * pb.grad;
+    const double acc = accumulate_unsharded ? (Ld * block_unit_numel + root_unit_numel) * pb.reduce : 0.0;  // grad_sync=last accumulators
+    // A reduce's buffers, in the reduce dtype: the zeroed send buffer, and on Gloo the all_to_all
+    // receive buffer of the emulated reduce-scatter (NCCL reduces in place); then the output
+    // shard, and on Gloo under a bf16 reduce the fp32 accumulator of the local sum and the fp32
+    // copy LibTorch makes of each bf16 chunk it adds into it (a shard each).
+    const double reduce_bufs = gloo ? 2.0 : 1.0;
+    const double reduce_B = reduce_bufs * block_unit_numel * pb.reduce, reduce_R = reduce_bufs * root_unit_numel * pb.reduce;
+    const double out_per_elt = pb.reduce + (gloo && pb.reduce < 4 ? 8.0 : 0.0);
+    const double out_B = block_shard_numel * out_per_elt, out_R = root_shard_numel * out_per_elt;
     struct Instant {
       double grads, gathered, unsharded, activations, logits, comm, opt_extra;
       const char* name;
@@ -225,14 +242,17 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     if (llama) {
       const double vl = static_cast<double>(model.vocab_size) / tp;
       const double logit = Td * vl * 4.0;                  // one fp32 (T, V/tp) tensor
+      const double logit_c = Td * vl * c;                  // the logits in the compute dtype
       const double head_w = vl * d.h * c;                  // output weight (its grad)
-      const double norm_saved = 3.0 * x_bytes + 4.0 * Td;  // final norm: input, rstd, x*rstd, output
-      // Forward end: logits, logits - max and exp alive at once.
-      const double fwd_tail = norm_saved + 3.0 * logit;
-      // Loss backward: saved softmax + its gradient; then the head's matmul backward: logits grad,
-      // hidden grad and the output weight's grad.
-      const double bwd_tail = norm_saved + std::max(2.0 * logit, logit + x_bytes);
-      const double gathered_fwd = fsdp ? R + (reshard ? 0.0 : Ld * Bk) : 0.0;
+      // Final norm: its input's fp32 copy (the input itself under fp32), rstd, x*rstd, output.
+      const double norm_saved = x32 + 2.0 * x_bytes + 4.0 * Td;
+      // Forward end: the logits, and the loss's fp32 logits - max and exp alive at once (the
+      // fp32 upcast is freed before exp; under fp32 it is the logits themselves).
+      const double fwd_tail = norm_saved + logit_c + 2.0 * logit;
+      // Loss backward: saved softmax + its gradient (+ its cast to the compute dtype); then the
+      // head's matmul backward: logits grad, hidden grad and the output weight's grad.
+      const double bwd_tail = norm_saved + std::max(2.0 * logit + (cast ? logit_c : 0.0), logit_c + x_bytes);
+      const double gathered_fwd = fsdp ? R + (reshard ? 0.0 : Ld * Bk) : (cast ? R + Ld * Bk : 0.0);
       at.push_back({G_first, gathered_fwd, acc, Ld * A, fwd_tail, 0, 0, "forward end"});
       if (fsdp) {
         // Head backward: the output weight's grad waits for the root's reduce at the end.
@@ -240,7 +260,7 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
         // Last block's gradient hook: it is gathered again, then the block before is prefetched
         // into a unit-sized buffer.
         if (reshard && L > 1)
-          at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk, 0, "last block re-gathered"});
+          at.push_back({G_first, R + Bk, acc + head_w + d.h * c, Ld * A, x_bytes, Bk + cast_B, 0, "last block re-gathered"});
         // Last block's reduce: its full params, the prefetch (landed: on Gloo the executor
         // finishes it before allocating the reduce's buffers, so Gloo's own flat all_gather
         // output is gone), its grads, the zeroed send buffer, the all_to_all receive buffer and
@@ -248,40 +268,47 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
         const double prefetch = reshard && L > 1 ? Bk : 0.0;
         if (L > 0)
           at.push_back({G_first, R + (reshard ? Bk : Ld * Bk), acc + head_w + d.h * c + Bk, (Ld - 1) * A, x_bytes,
-                        prefetch + reduce_bufs * Bk + shard_B, 0, "last block's reduce-scatter"});
+                        prefetch + reduce_B + out_B, 0, "last block's reduce-scatter"});
         // Root's reduce at the end of backward: all its grads, send and receive buffers.
-        at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, reduce_bufs * R + shard_R, 0, "root's reduce-scatter"});
+        at.push_back({ga > 1 ? G_full : Ld * shard_B, R, acc + R, 0, 0, reduce_R + out_R, 0, "root's reduce-scatter"});
       } else {
         // dp = 1: a unit's SplitUnit node runs once all its param grads are computed (it was
         // created before the unit's ops, so autograd runs it before the block below), with the
         // grads and the flat gradient they are copied into alive: 2 Bk. The root's grads (the
         // head's weight and the final norm) wait for the root's node at the very end. Going down
         // the blocks one A of activations is freed and one Bk of shard grad kept per block, so
-        // the largest of these instants is at the first or the last block.
+        // the largest of these instants is at the first or the last block. Under bf16-mixed the
+        // grads are in the compute dtype, the flat gradient in the master dtype, and the units
+        // whose backward has not run yet still hold their cast copies.
         const double root_pending = head_w + d.h * c;
         if (L > 0) {
-          at.push_back({G_first, 0, acc + root_pending + 2.0 * Bk, (Ld - 1) * A, x_bytes, 0, 0, "last block's flat gradient"});
-          at.push_back({ga > 1 ? G_full : (Ld - 1) * Bk, 0, acc + root_pending + 2.0 * Bk, 0, x_bytes, 0, 0,
-                        "first block's flat gradient"});
+          at.push_back({G_first, cast ? R + (Ld - 1) * Bk : 0.0, acc + root_pending + Bk + flat_B, (Ld - 1) * A, x_bytes,
+                        0, 0, "last block's flat gradient"});
+          at.push_back({ga > 1 ? G_full : (Ld - 1) * shard_B, cast ? R : 0.0, acc + root_pending + Bk + flat_B, 0, x_bytes,
+                        0, 0, "first block's flat gradient"});
         }
         // End of backward: the root's grads and its flat gradient.
-        at.push_back({ga > 1 ? G_full : Ld * Bk, 0, acc + 2.0 * R, 0, 0, 0, 0, "root's flat gradient"});
+        at.push_back({ga > 1 ? G_full : Ld * shard_B, 0, acc + R + flat_R, 0, 0, 0, 0, "root's flat gradient"});
       }
     } else {
-      // FeedForward: one unit; the batch input and target, and the loss's saved difference.
-      const double loss_tail = 2.0 * x_bytes;  // target, output - target
+      // FeedForward: one unit; the batch input and target (fp32 data), and the loss's saved
+      // fp32 difference. Under bf16-mixed the input's cast copy is the activation x (in A) and
+      // the fp32 input stays alive beside it.
+      const double loss_tail = 2.0 * x32;  // target, output - target
+      const double input_beside = cast ? x32 : 0.0;
       if (fsdp) {
-        at.push_back({G_first, Bk, acc, A, loss_tail, 0, 0, "forward end"});
+        at.push_back({G_first, Bk, acc, A, loss_tail + input_beside, 0, 0, "forward end"});
         // Backward hook re-gathers the unit (reshard) before its grads come: buffer + full params.
-        if (reshard) at.push_back({G_first, Bk, acc, A, loss_tail + x_bytes, Bk, 0, "re-gathered for backward"});
+        if (reshard)
+          at.push_back({G_first, Bk, acc, A, loss_tail + input_beside + x_bytes, Bk, 0, "re-gathered for backward"});
         // The reduce: full params, grads, send and receive buffers, output shard; the activations
         // are freed by then, the batch is not.
-        at.push_back({G_first, Bk, acc + Bk, Td * c * d.h, loss_tail, reduce_bufs * Bk + shard_B, 0, "reduce-scatter"});
+        at.push_back({G_first, Bk, acc + Bk, x32, loss_tail, reduce_B + out_B, 0, "reduce-scatter"});
       } else {
         // dp = 1: the three weight grads and the flat gradient they are copied into. The batch
         // is alive.
-        at.push_back({G_first, 0, acc + 2.0 * Bk, 0, 2.0 * x_bytes, 0, 0, "flat gradient"});
-        at.push_back({G_first, 0, acc, A, loss_tail, 0, 0, "forward end"});
+        at.push_back({G_first, 0, acc + Bk + flat_B, 0, 2.0 * x32, 0, 0, "flat gradient"});
+        at.push_back({G_first, cast ? Bk : 0.0, acc, A, loss_tail + input_beside, 0, 0, "forward end"});
       }
     }
     // Optimizer: all shard grads, and AdamW's sqrt(exp_avg_sq) and its scaled copy for the

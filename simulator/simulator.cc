@@ -75,11 +75,6 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
     cand.reason = buf;
     return cand;
   }
-  if (cluster_.backend == "gloo" && training_.precision != Precision::fp32) {
-    cand.limit = Limit::backend;
-    cand.reason = "the Gloo backend has no bfloat16: precision must be fp32 (got " + to_string(training_.precision) + ")";
-    return cand;
-  }
   const TpShapes& sh = shapes(tp);
   if (!sh.ok) {
     cand.limit = Limit::tp_divisibility;

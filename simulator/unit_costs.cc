@@ -49,6 +49,10 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   const LinkSpec& tp_ar_link = collective_link(cl, CK::all_reduce, tp, 1, &tp_ar_scratch);
   const LinkSpec& dp_ar_link = collective_link(cl, CK::all_reduce, dp, tp, &dp_ar_scratch);
   const double act_bytes = Td * c * d.h;  // one residual-stream tensor of the micro-batch
+  // Gloo cannot sum bf16: the executor all-reduces a bf16 tensor as an fp32 copy (executor/comm.cc),
+  // so a compute-dtype all-reduce moves 4 bytes per element there (the casts are not priced).
+  const double ar_c = cl.backend == "gloo" && cb < 4 ? 4.0 : c;
+  const double act_ar_bytes = Td * ar_c * d.h;
   // Each collective is priced after the compute its rank runs right before it (`after`, seconds):
   // calibrated profiles of an oversubscribed CPU host carry entries measured after several
   // compute phases (collective_link_after); elsewhere `after` changes nothing.
@@ -189,12 +193,12 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     // TP: two sub-layers, each an all-reduce (or all-gather + reduce-scatter under SP) forward and
     // the same backward for the input gradient of the colwise layers.
     auto sub = [&](double gap) {
-      return sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, gap) : tp_all_reduce(act_bytes, gap);
+      return sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, gap) : tp_all_reduce(act_ar_bytes, gap);
     };
     blk.fwd_tp_s = 2.0 * sub(fwd_gap);
     // Under SP each TP rank normalizes only its tokens: the two norm weights' gradients are
     // partial sums, all-reduced over the TP group (h elements each).
-    blk.bwd_tp_s = 2.0 * sub(bwd_gap) + (sp ? 2.0 * tp_all_reduce(d.h * c, 0.0) : 0.0);
+    blk.bwd_tp_s = 2.0 * sub(bwd_gap) + (sp ? 2.0 * tp_all_reduce(d.h * ar_c, 0.0) : 0.0);
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_tp_s = blk.fwd_tp_s;
     } else if (plan.ac == ActivationCheckpointing::selective) {
@@ -203,7 +207,7 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     // A vocab-sharded embedding's output is a partial sum over the TP group; a replicated one is
     // whole on every rank (under SP each keeps its slice of the sequence: no collective).
     pre.fwd_tp_s = tp > 1 && training.tp_plan.shard_embedding
-                       ? (sp ? tp_reduce_scatter(act_bytes, pre.fwd_s) : tp_all_reduce(act_bytes, pre.fwd_s))
+                       ? (sp ? tp_reduce_scatter(act_bytes, pre.fwd_s) : tp_all_reduce(act_ar_bytes, pre.fwd_s))
                        : 0.0;
     pre.bwd_tp_s = sp ? tp_all_gather(act_bytes, bwd_gap) : 0.0;
     // Loss parallel: max, sum-exp and target logit all-reduced (T floats each) over the TP group.
@@ -213,13 +217,13 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     post.fwd_tp_s = (sp ? tp_all_gather(act_bytes, fwd_gap) : 0.0) +
                     (loss_parallel ? tp_all_reduce(Td * 4.0, post.fwd_s) : tp_all_gather(gathered_logits_bytes, post.fwd_s)) +
                     (loss_parallel ? 2.0 * tp_all_reduce(Td * 4.0, 0.0) : 0.0);
-    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes, post.bwd_s) + tp_all_reduce(d.h * c, 0.0)
-                       : tp_all_reduce(act_bytes, post.bwd_s);
+    post.bwd_tp_s = sp ? tp_reduce_scatter(act_bytes, post.bwd_s) + tp_all_reduce(d.h * ar_c, 0.0)
+                       : tp_all_reduce(act_ar_bytes, post.bwd_s);
   } else {
     // FeedForward: x needs no gradient (it is the data), so w1/w3 skip dgrad and the colwise
     // input's backward all-reduce does not exist.
     blk.fwd_tp_s = sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, blk.fwd_s)
-                      : tp_all_reduce(act_bytes, blk.fwd_s);
+                      : tp_all_reduce(act_ar_bytes, blk.fwd_s);
     blk.bwd_tp_s = sp ? tp_all_gather(act_bytes, post.bwd_s) : 0.0;
     if (plan.ac == ActivationCheckpointing::full) blk.recompute_tp_s = blk.fwd_tp_s;
   }

@@ -135,9 +135,9 @@ ClusterSpec cpu_gloo_cluster(int64_t cores, int64_t ranks, double ghz, int64_t f
   c.device.name = "CPU rank (" + std::to_string(cores) + " cores / " + std::to_string(ranks) + " ranks)";
   c.device.kind = "cpu";
   c.device.peak_fp32_flops_per_s = share * ghz * 1e9 * static_cast<double>(fp32_flops_per_cycle);
-  // Gloo has no bfloat16: the executor computes in fp32 on CPU; bf16 peak is set to fp32 peak.
+  // The bf16 peak is the fp32 one until `planner calibrate --precision bf16-mixed` times bf16
+  // GEMMs (CPUs differ: AVX512-BF16 ones run them faster than fp32, others far slower).
   c.device.peak_bf16_flops_per_s = c.device.peak_fp32_flops_per_s;
-  c.device.bf16 = false;
   c.device.memory_bytes = memory_bytes / static_cast<double>(ranks);
   c.device.mem_bw_Bps = mem_bw_Bps * share / static_cast<double>(cores);
   c.device.compute_units = static_cast<int64_t>(cores_per_rank);

@@ -266,6 +266,28 @@ CalibrationResult fit_calibration(const ClusterSpec& base, const CalibrationSamp
       fit_calibration(base, s.host, s.gemms, s.attention, s.memory, s.collectives, s.eager_op_s, s.overlaps);
   res.document["threads_per_rank"] = s.threads_per_rank;
   res.document["collectives"]["phase_gemms"] = phase_gemms;
+  if (!s.gemms_bf16.empty()) {
+    // bf16 (calibrate --precision bf16-mixed / bf16): the same shapes timed in bf16. The profile
+    // keeps one GEMM efficiency, so the bf16 peak is set to the measured bf16 rate / that
+    // efficiency: a bf16 GEMM is then priced at the rate measured (bf16 attention is scaled alike).
+    ClusterSpec& c = res.profile;
+    const GemmFit bf = fit_gemm(s.gemms_bf16, c.device.peak_fp32_flops_per_s);
+    c.device.peak_bf16_flops_per_s = bf.rate_flops_per_s / c.efficiency.gemm;
+    Json g = {{"model", "t = overhead_s + 2mnk / rate_flops_per_s; peak_bf16_flops_per_s = rate / efficiency.gemm"},
+              {"rate_flops_per_s", bf.rate_flops_per_s},
+              {"overhead_s", bf.overhead_s},
+              {"peak_bf16_flops_per_s", c.device.peak_bf16_flops_per_s},
+              {"rate_vs_fp32", bf.rate_flops_per_s / (c.device.peak_fp32_flops_per_s * c.efficiency.gemm)},
+              {"residuals", {{"rms_rel", bf.fit.rms_rel}, {"max_abs_rel", bf.fit.max_abs_rel}}}};
+    Json gs = Json::array();
+    for (size_t i = 0; i < s.gemms_bf16.size(); ++i) {
+      const GemmSample& q = s.gemms_bf16[i];
+      gs.push_back({{"what", q.what}, {"m", q.m}, {"n", q.n}, {"k", q.k}, {"measured_s", q.seconds},
+                    {"fitted_s", bf.fit.predicted[i]}, {"residual_rel", bf.fit.residual_rel[i]}});
+    }
+    g["samples"] = gs;
+    res.document["gemm_bf16"] = g;
+  }
   return res;
 }
 
@@ -290,6 +312,11 @@ void print_calibration_summary(const CalibrationResult& res, const CalibrationSa
               c.efficiency.gemm, c.device.peak_fp32_flops_per_s / 1e9, c.efficiency.gemm_overhead_s * 1e6,
               100 * d["gemm"]["residuals"]["rms_rel"].get<double>(), 100 * d["gemm"]["residuals"]["max_abs_rel"].get<double>(),
               samples.gemms.size());
+  if (d.contains("gemm_bf16"))
+    std::printf("  bf16 GEMM  %.2f GFLOP/s (%.3f x fp32's), bf16 peak set to %.2f GFLOP/s residuals: rms %.1f%%, max %.1f%% (%zu shapes)\n",
+                d["gemm_bf16"]["rate_flops_per_s"].get<double>() / 1e9, d["gemm_bf16"]["rate_vs_fp32"].get<double>(),
+                c.device.peak_bf16_flops_per_s / 1e9, 100 * d["gemm_bf16"]["residuals"]["rms_rel"].get<double>(),
+                100 * d["gemm_bf16"]["residuals"]["max_abs_rel"].get<double>(), samples.gemms_bf16.size());
   if (d.contains("attention"))
     std::printf("  attention  efficiency %.3f                                   residuals: rms %.1f%%, max %.1f%% (%zu shapes)\n",
                 c.efficiency.attention, 100 * d["attention"]["residuals"]["rms_rel"].get<double>(),

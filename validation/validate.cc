@@ -156,7 +156,8 @@ int run_validation(const ValidateOptions& given) {
                      "'nccl': this planner was built with a CPU-only LibTorch and cannot train on GPUs; use a Gloo "
                      "profile (planner calibrate on this host, or cpu-gloo), or build with a CUDA LibTorch "
                      "(scripts/gpu-check.sh)");
-  training.precision = Precision::fp32;
+  training.precision = precision_from_string(a.precision, "--precision", "");
+  training.reduce_dtype = reduce_dtype_from_string(a.reduce_dtype, "--reduce-dtype", "");
   training.global_batch = a.global_batch > 0 ? a.global_batch : static_cast<int64_t>(a.ranks) * a.micro_batch;
   // The runs compared are the executor's: price that runtime.
   Simulator sim(model, training, cluster, make_runtime(RuntimeKind::executor, cluster));
@@ -222,7 +223,8 @@ int run_validation(const ValidateOptions& given) {
       std::vector<std::string> argv{"planner", "train", "--model", a.model, "--dp", std::to_string(p.dp), "--tp",
                                     std::to_string(p.tp), "--micro-batch", std::to_string(p.micro_batch), "--seq-len",
                                     std::to_string(training.seq_len), "--global-batch", std::to_string(training.global_batch),
-                                    "--precision", "fp32", "--ac", a.ac, "--steps", std::to_string(a.steps),
+                                    "--precision", to_string(training.precision), "--reduce-dtype",
+                                    to_string(training.reduce_dtype), "--ac", a.ac, "--steps", std::to_string(a.steps),
                                     "--warmup-steps", std::to_string(a.warmup), "--quiet", "--record", record,
                                     "--timeout", std::to_string(static_cast<int64_t>(a.run_timeout_s))};
       if (a.no_reshard) argv.push_back("--no-reshard-after-forward");
@@ -314,8 +316,9 @@ int run_validation(const ValidateOptions& given) {
   doc["skipped"] = skipped;
   score_validation(&doc);  // errors, predicted and measured best, ranking gap, verdict
   const bool pass = doc.at("pass").get<bool>();
-  std::printf("\nvalidate %s on %d ranks (%s), seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld), median of %lld round%s\n",
-              a.model.c_str(), a.ranks, cluster.name.c_str(), static_cast<long long>(training.seq_len),
+  std::printf("\nvalidate %s on %d ranks (%s), %s, seq_len %lld, global_batch %lld, micro_batch %lld, %lld steps (median after %lld), median of %lld round%s\n",
+              a.model.c_str(), a.ranks, cluster.name.c_str(), to_string(training.precision).c_str(),
+              static_cast<long long>(training.seq_len),
               static_cast<long long>(training.global_batch), static_cast<long long>(a.micro_batch),
               static_cast<long long>(a.steps), static_cast<long long>(a.warmup), static_cast<long long>(a.rounds),
               a.rounds == 1 ? "" : "s");

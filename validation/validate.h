@@ -16,6 +16,9 @@ struct ValidateOptions {
   std::string out;                   // "": validate.json
   std::string runs_dir;              // "": --out's folder
   std::string ac = "none";
+  // What the splits train in (core/training_spec.h names): fp32 by default (the calibrated fp32
+  // GEMMs); bf16-mixed and bf16 as FSDP2's MixedPrecisionPolicy.
+  std::string precision = "fp32", reduce_dtype = "auto";
   int ranks = 4;
   int64_t seq_len = 64, global_batch = 0, micro_batch = 1, steps = 20, warmup = 5, rounds = 3;
   double run_timeout_s = 600, max_memory_error = 0.03, max_step_time_error = 0.10, max_ranking_gap = 0.05;

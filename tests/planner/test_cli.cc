@@ -58,8 +58,15 @@ TEST(Cli, BadFiles) {
   expect_error("simulate --plan " + dir + "/trunc.json", {"trunc.json", "malformed JSON"});
 }
 
-TEST(Cli, GlooNeedsFp32) {
-  expect_error("plan --model llama-tiny --cluster cpu-gloo --precision bf16", {"--precision", "Gloo", "fp32"});
+// The executor trains bf16-mixed and bf16 on Gloo (bf16 moved as raw 16-bit data, reduced in
+// fp32): a CPU cluster plans them like any other (it used to refuse them).
+TEST(Cli, GlooPlansEveryPrecision) {
+  for (const std::string p : {"bf16-mixed", "bf16", "fp32"}) {
+    auto r = run_planner("plan --model llama-tiny --cluster cpu-gloo --gpus 2 --seq-len 64 --global-batch 4 --precision " + p +
+                         " --format json");
+    ASSERT_EQ(r.exit_code, 0) << p << ": " << r.output;
+    EXPECT_NE(r.output.find("\"precision\": \"" + p + "\""), std::string::npos) << p << ": " << r.output.substr(0, 2000);
+  }
 }
 
 TEST(Cli, PlanFileRoundTripThroughSimulate) {

@@ -152,6 +152,41 @@ TEST(Memory, TheExecutorOnAGpuPeaksAtItsLargestInstant) {
                                         b.comm_buffers_bytes);
 }
 
+// The executor under bf16-mixed on Gloo, line by line (docs/cost-model.md, "Memory of the
+// executor"): feedforward:512x1024 at dp = 2, tp = 1, one micro-batch of 64 tokens. The unit has
+// n = 3 x 512 x 1024 = 1,572,864 elements, the shard 786,432. The peak is the reduce-scatter:
+//   fp32 shard 3,145,728 + AdamW 6,291,456 (master dtype, 4 B);
+//   the gathered bf16 unit 3,145,728 and its bf16 gradients 3,145,728 (2 B);
+//   the fp32 batch input 64 x 512 x 4 = 131,072; the target and the loss's fp32 difference 262,144;
+//   the reduce in fp32: send and receive buffers 2 x 4n = 12,582,912, the output shard 3,145,728.
+// Total 31,850,496 B (measured 31,719,448 B, +0.41%: docs/measurement-log.md). With
+// --reduce-dtype bf16 the buffers are 2 x 2n = 6,291,456 and the output shard bf16 plus the fp32
+// accumulator of Gloo's local sum and the fp32 copy of the bf16 chunk added into it,
+// 786,432 x (2 + 4 + 4) = 7,864,320: 30,277,632 B.
+TEST(Memory, TheExecutorPricesEachTensorInItsDtypeUnderBf16Mixed) {
+  ClusterSpec c = cpu_gloo_cluster(2, 2, 2.0, 32, 16e9, 40e9);
+  TrainingSpec t = testing::fp32_training(64, 2);
+  t.precision = Precision::bf16_mixed;
+  Plan p;
+  p.dp = 2;
+  const ModelSpec m = resolve_model("feedforward:512x1024");
+  const MemoryBreakdown b = Simulator(m, t, c, make_runtime(RuntimeKind::executor, c)).evaluate(p).prediction.memory;
+  EXPECT_STREQ(b.peak_at, "reduce-scatter");
+  EXPECT_EQ(b.master_params_bytes, 3145728);
+  EXPECT_EQ(b.optimizer_bytes, 6291456);
+  EXPECT_EQ(b.gathered_params_bytes, 3145728);
+  EXPECT_EQ(b.unsharded_grads_bytes, 3145728);
+  EXPECT_EQ(b.activations_bytes, 131072);
+  EXPECT_EQ(b.logits_bytes, 262144);
+  EXPECT_EQ(b.comm_buffers_bytes, 12582912 + 3145728);
+  EXPECT_EQ(b.peak_allocated_bytes, 31850496);
+  t.reduce_dtype = ReduceDtype::bf16;
+  const MemoryBreakdown r = Simulator(m, t, c, make_runtime(RuntimeKind::executor, c)).evaluate(p).prediction.memory;
+  EXPECT_STREQ(r.peak_at, "reduce-scatter");
+  EXPECT_EQ(r.comm_buffers_bytes, 6291456 + 7864320);
+  EXPECT_EQ(r.peak_allocated_bytes, 30277632);
+}
+
 // FeedForward(1024, 4096) on one H100: n = 3 x 1024 x 4096 = 12,582,912 parameters, dp = tp = 1.
 // FSDP2 runs (torchtitan, Lightning) do not wrap the model at dp = 1: nothing is gathered or
 // reduced. Under bf16-mixed the fp32 params are cast per matmul by autocast and the bf16 copies
