@@ -313,7 +313,7 @@ TEST(Interrupted, CalibrationLeavesTheOldProfileUntouched) {
   }
   ::close(fds[1]);
   // Interrupt once the progress line reaches the collectives: the GEMMs are measured, nothing is
-  // written yet.
+  // written yet. On a pipe the progress line prints every 10% of the work, so any collective.
   std::string seen;
   char buf[512];
   const auto t0 = std::chrono::steady_clock::now();
@@ -321,7 +321,7 @@ TEST(Interrupted, CalibrationLeavesTheOldProfileUntouched) {
   ssize_t n;
   while ((n = ::read(fds[0], buf, sizeof buf)) > 0) {
     seen.append(buf, static_cast<size_t>(n));
-    if (!interrupted && seen.find(", collective 2/") != std::string::npos) {
+    if (!interrupted && seen.find(", collective ") != std::string::npos) {
       ::kill(pid, SIGINT);
       interrupted = true;
     }
