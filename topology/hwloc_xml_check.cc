@@ -51,12 +51,18 @@ class Checker {
     fail_at(e.offset, "<" + e.name + (type ? " type=\"" + quote_for_error(*type) + "\"" : "") + ">: " + msg);
   }
 
-  // --- the XML itself: elements, attributes, text; no DTD, no entities expanded ---
-  static bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ':' ||
-           c == '-' || c == '.';
-  }
+  // --- the XML itself: elements, attributes, text; no DTD, no entities expanded. As strict as
+  // libhwloc's own ("minimalistic") XML parser, so that both read the same tree: element names of
+  // lower-case letters, digits and '_', attribute names of lower-case letters and '_', `name="value"` with nothing around the '=', double quotes,
+  // closing tags written `</name>`, text only in <indexes>, <u64values> and <userdata>, and
+  // nothing but <?xml ...?> and <!DOCTYPE ...> before the root (an attribute written
+  // `complete_cpuset ="..."` reads as missing in libhwloc, which then crashes). ---
+  static bool name_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; }
+  static bool attr_char(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
   static bool space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+  static bool holds_text(const std::string& element) {
+    return element == "indexes" || element == "u64values" || element == "userdata";
+  }
 
   void parse() {
     const std::string& s = xml_;
@@ -67,31 +73,22 @@ class Checker {
       if (s[i] != '<') {
         const size_t next = s.find('<', i);
         const size_t end = next == std::string::npos ? s.size() : next;
-        if (stack.empty()) {
+        if (stack.empty() || !holds_text(el_[stack.back()].name)) {
           for (size_t k = i; k < end; ++k)
-            if (!space(s[k])) fail_at(k, "text outside the <topology> element");
+            if (!space(s[k]))
+              fail_at(k, stack.empty() ? "text outside the <topology> element"
+                                       : "text inside <" + el_[stack.back()].name + ">");
         } else {
-          Element& top = el_[stack.back()];
-          if (top.name == "indexes" || top.name == "u64values") top.text.append(s, i, end - i);
+          el_[stack.back()].text.append(s, i, end - i);
         }
         i = end;
         continue;
       }
-      if (s.compare(i, 4, "<!--") == 0) {
-        const size_t e = s.find("-->", i + 4);
-        if (e == std::string::npos) fail_at(i, "unterminated comment");
-        i = e + 3;
-        continue;
-      }
-      if (s.compare(i, 2, "<?") == 0) {
-        const size_t e = s.find("?>", i + 2);
-        if (e == std::string::npos) fail_at(i, "unterminated <?...?>");
-        i = e + 2;
-        continue;
-      }
-      if (s.compare(i, 2, "<!") == 0) {  // <!DOCTYPE topology SYSTEM "hwloc2.dtd">, no internal subset
+      if (s.compare(i, 2, "<?") == 0 || s.compare(i, 2, "<!") == 0) {  // <?xml ...?>, <!DOCTYPE ...>
+        if (!el_.empty()) fail_at(i, "<?...?> or <!...> inside the topology (libhwloc does not read them there)");
+        if (s.compare(i, 9, "<!DOCTYPE") != 0 && s.compare(i, 5, "<?xml") != 0) fail_at(i, "only <?xml ...?> and <!DOCTYPE ...> may precede <topology>");
         const size_t e = s.find('>', i + 2);
-        if (e == std::string::npos) fail_at(i, "unterminated <!...>");
+        if (e == std::string::npos) fail_at(i, "unterminated <?...?> or <!...>");
         if (s.find('[', i) < e) fail_at(i, "a DOCTYPE with an internal subset is not hwloc XML");
         i = e + 1;
         continue;
@@ -100,8 +97,7 @@ class Checker {
         size_t k = i + 2;
         while (k < s.size() && name_char(s[k])) ++k;
         const std::string name = s.substr(i + 2, k - i - 2);
-        while (k < s.size() && space(s[k])) ++k;
-        if (k >= s.size() || s[k] != '>') fail_at(i, "malformed closing tag");
+        if (k >= s.size() || s[k] != '>') fail_at(i, "malformed closing tag (expected </name>)");
         if (stack.empty() || el_[stack.back()].name != name)
           fail_at(i, "</" + quote_for_error(name) + "> does not close " +
                          (stack.empty() ? std::string("any element") : "<" + el_[stack.back()].name + ">"));
@@ -121,7 +117,7 @@ class Checker {
       size_t k = i + 1;
       while (k < s.size() && name_char(s[k])) ++k;
       e.name = s.substr(i + 1, k - i - 1);
-      if (e.name.empty()) fail_at(i, "malformed tag");
+      if (e.name.empty()) fail_at(i, "malformed tag (a name of lower-case letters, digits and '_' expected)");
       bool self_closing = false;
       for (;;) {
         while (k < s.size() && space(s[k])) ++k;
@@ -137,17 +133,13 @@ class Checker {
           break;
         }
         const size_t a0 = k;
-        while (k < s.size() && name_char(s[k])) ++k;
+        while (k < s.size() && attr_char(s[k])) ++k;
         if (k == a0) fail_at(k, "malformed attribute in <" + quote_for_error(e.name) + ">");
         std::string key = s.substr(a0, k - a0);
-        while (k < s.size() && space(s[k])) ++k;
-        if (k >= s.size() || s[k] != '=') fail_at(a0, "attribute " + quote_for_error(key) + " without a value");
-        ++k;
-        while (k < s.size() && space(s[k])) ++k;
-        if (k >= s.size() || (s[k] != '"' && s[k] != '\'')) fail_at(a0, "attribute " + quote_for_error(key) + " without quotes");
-        const char q = s[k];
-        const size_t v0 = k + 1;
-        const size_t v1 = s.find(q, v0);
+        if (k + 1 >= s.size() || s[k] != '=' || s[k + 1] != '"')
+          fail_at(a0, "attribute " + quote_for_error(key) + " is not written name=\"value\"");
+        const size_t v0 = k + 2;
+        const size_t v1 = s.find('"', v0);
         if (v1 == std::string::npos) fail_at(a0, "unterminated value of attribute " + quote_for_error(key));
         if (s.find('<', v0) < v1) fail_at(a0, "'<' inside the value of attribute " + quote_for_error(key));
         if (e.attr(key.c_str())) fail_at(a0, "attribute " + quote_for_error(key) + " given twice");

@@ -362,7 +362,7 @@ TEST(TopologyXmlCheck, AMissingCompleteCpusetIsAnErrorNotACrash) {
   ASSERT_NE(at, std::string::npos);
   xml.erase(at, std::string(" complete_cpuset=\"0x00000001\"").size());
   const std::string e = input_error([&] { topology_from_hwloc_xml(xml, "dgx2.xml"); });
-  EXPECT_NE(e.find("dgx2.xml: field 'line 16': <object type=\"L2Cache\">: attribute complete_cpuset is missing"),
+  EXPECT_NE(e.find("dgx2.xml: field 'line 17': <object type=\"L2Cache\">: attribute complete_cpuset is missing"),
             std::string::npos)
       << e;
 }
