@@ -7,9 +7,42 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "topology/cluster_presets.h"
 
 namespace planner::app {
+
+static std::string shown(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+CLI::Validator finite_number(double lo, double hi, bool lo_open) {
+  const std::string range = (lo_open ? "(" : "[") + shown(lo) + ", " + shown(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, lo_open, range](std::string& in) -> std::string {
+        double v = 0;
+        if (!CLI::detail::lexical_cast(in, v)) return "'" + quote_for_error(in) + "' is not a number";
+        if (!std::isfinite(v)) return "'" + quote_for_error(in) + "' is not a finite number; must be in " + range;
+        if (v < lo || v > hi || (lo_open && v == lo))
+          return "value " + quote_for_error(in) + " is out of range; must be in " + range;
+        return "";
+      },
+      "NUMBER in " + range);
+}
+
+CLI::Validator int_in(int64_t lo, int64_t hi) {
+  const std::string range = "[" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, range](std::string& in) -> std::string {
+        int64_t v = 0;
+        if (!CLI::detail::lexical_cast(in, v)) return "'" + quote_for_error(in) + "' is not an integer in " + range;
+        if (v < lo || v > hi) return "value " + in + " is out of range; must be in " + range;
+        return "";
+      },
+      "INT in " + range);
+}
 
 void add_setup_options(CLI::App* cmd, SetupOptions* o) {
   cmd->add_option("--model", o->model,
@@ -19,17 +52,17 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
                   "Node preset (h100-sxm, h200-sxm, a100-80gb-sxm, a100-40gb-sxm, h100-pcie, a100-40gb-4x, "
                   "cpu-gloo) or a cluster JSON file (planner probe --as-cluster)")
       ->capture_default_str();
-  cmd->add_option("--nodes", o->nodes, "Number of nodes")->check(number_in(1, 1e6));
+  cmd->add_option("--nodes", o->nodes, "Number of nodes")->check(int_in(1, limits::kMaxWorld));
   cmd->add_option("--gpus", o->gpus, "World size in GPUs (fewer than a node: one partial node)")
-      ->check(number_in(1, 1e8));
+      ->check(int_in(1, limits::kMaxWorld));
   cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence [8192 for Llama, 1 for FeedForward]")
-      ->check(number_in(1, 1e8));
+      ->check(int_in(1, limits::kMaxSeqLen));
   cmd->add_option("--global-batch", o->global_batch,
                   "Sequences per optimizer step over all dp ranks [512 for Llama, 8 for FeedForward]")
-      ->check(number_in(1, 1e9));
+      ->check(int_in(1, limits::kMaxBatch));
   cmd->add_option("--precision", o->precision,
                   "bf16-mixed (FSDP2 MixedPrecisionPolicy), bf16, fp32; default bf16-mixed, fp32 on devices without "
-                  "bfloat16 (V100, Gloo)")
+                  "bfloat16 (V100)")
       ->check(CLI::IsMember(precision_names()))
       ->default_str("bf16-mixed");
   cmd->add_flag("--compile", o->compiled,
@@ -107,7 +140,7 @@ void add_knob_options(CLI::App* cmd, KnobOptions* o) {
       ->check(CLI::IsMember({"search", "every", "last"}))
       ->capture_default_str();
   cmd->add_option("--max-micro-batch", o->max_micro_batch, "Largest micro-batch searched")
-      ->check(number_in(1, 1e6))
+      ->check(int_in(1, limits::kMaxSearchMicroBatch))
       ->capture_default_str();
 }
 
@@ -164,11 +197,17 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   } else if (o.nodes > 0) {
     s.cluster.num_nodes = o.nodes;
   }
+  // Both factors are bounded (--nodes, the cluster's gpus_per_node): the product fits int64.
+  if (s.cluster.world() > limits::kMaxWorld)
+    throw InputError(o.nodes > 0 ? "--nodes" : "--cluster", "",
+                     std::to_string(s.cluster.num_nodes) + " nodes x " + std::to_string(s.cluster.gpus_per_node) +
+                         " GPUs = " + std::to_string(s.cluster.world()) + " GPUs; the limit is " +
+                         std::to_string(limits::kMaxWorld));
   (void)need_world;
   return s;
 }
 
-static std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& v) {
+static std::vector<int64_t> parse_int_list(const std::string& flag, const std::string& v, int64_t limit) {
   std::vector<int64_t> out;
   std::stringstream ss(v);
   std::string item;
@@ -180,9 +219,11 @@ static std::vector<int64_t> parse_int_list(const std::string& flag, const std::s
     } catch (const std::exception&) {
       pos = 0;
     }
-    if (pos == 0 || pos != item.size() || x <= 0)
-      throw InputError(flag, "", "'" + item + "' is not a positive integer; expected 'search' or a list like 1,2,4");
+    if (pos == 0 || pos != item.size() || x <= 0 || x > limit)
+      throw InputError(flag, "", "'" + quote_for_error(item) + "' is not a positive integer of at most " +
+                                     std::to_string(limit) + "; expected 'search' or a list like 1,2,4");
     out.push_back(x);
+    if (out.size() > 4096) throw InputError(flag, "", "more than 4096 values in the list");
   }
   if (out.empty()) throw InputError(flag, "", "empty list; expected 'search' or a list like 1,2,4");
   return out;
@@ -190,8 +231,8 @@ static std::vector<int64_t> parse_int_list(const std::string& flag, const std::s
 
 SearchSpace resolve_knobs(const KnobOptions& o) {
   SearchSpace sp;
-  if (o.tp != "search" && o.tp != "auto") sp.tps = parse_int_list("--tp", o.tp);
-  if (o.micro_batch != "search") sp.micro_batches = parse_int_list("--micro-batch", o.micro_batch);
+  if (o.tp != "search" && o.tp != "auto") sp.tps = parse_int_list("--tp", o.tp, limits::kMaxWorld);
+  if (o.micro_batch != "search") sp.micro_batches = parse_int_list("--micro-batch", o.micro_batch, limits::kMaxBatch);
   if (o.ac != "search") {
     std::stringstream ss(o.ac);
     std::string item;

@@ -37,6 +37,12 @@ struct KnobOptions {
   int64_t max_micro_batch = 64;
 };
 
+// Checks on number flags, as CLI11 validators (a failure exits 2 naming the flag): a finite
+// number (nan and inf refused) in [lo, hi], the lower end excluded when lo_open; an integer in
+// [lo, hi]. core/limits.h holds the bounds of the quantities.
+CLI::Validator finite_number(double lo, double hi, bool lo_open = false);
+CLI::Validator int_in(int64_t lo, int64_t hi);
+
 void add_setup_options(CLI::App* cmd, SetupOptions* o);
 void add_knob_options(CLI::App* cmd, KnobOptions* o);
 void add_format_option(CLI::App* cmd, std::string* format);  // table | json | csv

@@ -18,6 +18,7 @@
 #include "app/validate.h"
 #include "core/error.h"
 #include "planner/output.h"  // planner_version()
+#include "core/json_io.h"
 #ifdef PLANNER_HAVE_TORCH  // train and calibrate exist only in builds with LibTorch (the executor)
 #include "app/calibrate.h"
 #include "app/train.h"
@@ -114,16 +115,27 @@ int main(int argc, char** argv) {
       if (cli.got_subcommand(s.cmd)) return s.run();
     return 0;
   } catch (const CLI::ParseError& e) {
-    int rc = cli.exit(e);
-    return rc == 0 ? 0 : 2;  // usage errors exit 2 like every other input error
+    if (e.get_exit_code() == 0) return cli.exit(e);  // --help, --help-all
+    // Usage errors exit 2 like every other input error; CLI11 quotes the value, capped here so
+    // a huge argument does not become a huge message.
+    std::fprintf(stderr, "error: %s\nRun with --help for more information.\n",
+                 planner::InputError::cap(e.what(), planner::InputError::kMaxMessageChars).c_str());
+    return 2;
   } catch (const planner::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;
   } catch (const planner::InternalError& e) {
     std::fprintf(stderr, "%s\n(this is a bug in planner; please report it)\n", e.what());
     return 70;
+  } catch (const nlohmann::json::exception& e) {
+    // A document's value of the wrong type that a reader did not check: still the input's fault.
+    std::fprintf(stderr, "error: %s\n", planner::json_exception_error(e, "(input)").what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory (an input asked for more than this machine has)\n");
+    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
+    std::fprintf(stderr, "error: %s\n", planner::InputError::cap(e.what(), planner::InputError::kMaxMessageChars).c_str());
     return 1;
   }
 }

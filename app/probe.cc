@@ -3,7 +3,9 @@
 
 #include <iostream>
 
+#include "app/common.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/json_io.h"
 #include "topology/node_cluster.h"
 #include "topology/probe.h"
@@ -73,22 +75,23 @@ CLI::App* add_probe(CLI::App& cli, ProbeOptions* o) {
   add_output_option(sub, &o->output, "write to this file instead of stdout");
   sub->add_option("--nvml-library", o->nvml_library, "NVML library to dlopen (default libnvidia-ml.so.1)");
   sub->add_flag("--no-nvml", o->no_nvml, "do not query NVML");
-  sub->add_option("--timeout", o->timeout_s, "seconds each probe step may take (default 20)");
+  sub->add_option("--timeout", o->timeout_s, "seconds each probe step may take (default 20)")
+      ->check(finite_number(0, 600, /*lo_open=*/true));
   sub->add_option("--gpu", o->cluster.gpu_key, "GPU table key, for GPUs the source does not name or the table lacks: " +
                                                    topo::gpu_model_keys());
-  sub->add_option("--peak-bf16-tflops", o->peak_bf16, "device override: dense BF16 peak, TFLOP/s")->check(number_in(0, 1e6, true));
-  sub->add_option("--peak-fp32-tflops", o->peak_fp32, "device override: FP32 peak, TFLOP/s")->check(number_in(0, 1e6, true));
-  sub->add_option("--memory-gib", o->memory_gib, "device override: memory per GPU, GiB")->check(number_in(0, 1e6, true));
-  sub->add_option("--mem-bw-gbps", o->mem_bw, "device override: HBM bandwidth, GB/s")->check(number_in(0, 1e7, true));
-  sub->add_option("--sms", o->sms, "device override: SM count")->check(number_in(1, 1e6));
-  sub->add_option("--intra-node-GBps", o->intra, "override: bandwidth between the node's GPUs, GB/s per GPU and direction")->check(number_in(0, 1e7, true));
+  sub->add_option("--peak-bf16-tflops", o->peak_bf16, "device override: dense BF16 peak, TFLOP/s")->check(finite_number(0, 1e9, /*lo_open=*/true));
+  sub->add_option("--peak-fp32-tflops", o->peak_fp32, "device override: FP32 peak, TFLOP/s")->check(finite_number(0, 1e9, /*lo_open=*/true));
+  sub->add_option("--memory-gib", o->memory_gib, "device override: memory per GPU, GiB")->check(finite_number(0, 1e9, /*lo_open=*/true));
+  sub->add_option("--mem-bw-gbps", o->mem_bw, "device override: HBM bandwidth, GB/s")->check(finite_number(0, 1e9, /*lo_open=*/true));
+  sub->add_option("--sms", o->sms, "device override: SM count")->check(int_in(1, 1000000));
+  sub->add_option("--intra-node-GBps", o->intra, "override: bandwidth between the node's GPUs, GB/s per GPU and direction")->check(finite_number(0, 1e9, /*lo_open=*/true));
   sub->add_option("--inter-node-gbps", o->inter,
                   "the node's total network bandwidth in Gb/s (e.g. 3200 for 8x 400 Gb/s); default: the sum of the NICs' rates")
-      ->check(number_in(0, 1e8, true));
-  sub->add_option("--ranks", o->cluster.ranks, "CPU host: processes of the local CPU/Gloo run")->check(number_in(1, 1e5));
-  sub->add_option("--cpu-ghz", o->cluster.cpu_ghz, "CPU host: clock (default: CPU model name or /proc/cpuinfo)")->check(number_in(0, 100, true));
+      ->check(finite_number(0, 1e9, /*lo_open=*/true));
+  sub->add_option("--ranks", o->cluster.ranks, "CPU host: processes of the local CPU/Gloo run")->check(int_in(1, limits::kMaxGpusPerNode));
+  sub->add_option("--cpu-ghz", o->cluster.cpu_ghz, "CPU host: clock (default: CPU model name or /proc/cpuinfo)")->check(finite_number(0, 1e9, /*lo_open=*/true));
   sub->add_option("--cpu-flops-per-cycle", o->cluster.cpu_fp32_flops_per_cycle,
-                  "CPU host: FP32 FLOP per cycle per core (default: /proc/cpuinfo; 32 AVX2+FMA, 64 AVX-512)")->check(number_in(1, 1e4));
+                  "CPU host: FP32 FLOP per cycle per core (default: /proc/cpuinfo; 32 AVX2+FMA, 64 AVX-512)")->check(int_in(1, 1000000));
   sub->add_option("--name", o->cluster.name, "cluster name in the written file");
   // The overrides given, once parsed: only those replace what the probe finds.
   sub->callback([o, sub]() {

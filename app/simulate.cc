@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/plan_file.h"
 #include "core/units.h"
 #include "planner/output.h"
@@ -89,7 +90,9 @@ int run_simulate(const SimulateOptions& o) {
       } catch (const std::exception&) {
         tp = 0;
       }
-      if (tp <= 0) throw InputError("--tp", "", "'" + o.tp + "' is not 'auto' or a positive integer");
+      if (tp <= 0 || tp > limits::kMaxWorld)
+        throw InputError("--tp", "", "'" + quote_for_error(o.tp) + "' is not 'auto' or an integer in [1, " +
+                                         std::to_string(limits::kMaxWorld) + "]");
     }
     int64_t dp = o.dp > 0 ? o.dp : world / tp;
     if (dp * tp != world)
@@ -113,7 +116,10 @@ int run_simulate(const SimulateOptions& o) {
   j["model"] = model_to_json(s.model);
   j["training"] = training_to_json(s.training);
   j["cluster"] = cluster_to_json(s.cluster);
-  if (!o.trace.empty()) reports::write_chrome_trace(o.trace, d);
+  if (!o.trace.empty()) {
+    if (!d.trace_omitted.empty()) throw InputError("--trace", "", d.trace_omitted + " (give a larger --micro-batch)");
+    reports::write_chrome_trace(o.trace, d);
+  }
   if (!o.report.empty()) write_file_atomic(o.report, reports::render_html_report(j, "planner simulate"));
   if (o.format == "json") {
     write_output(o.output, j.dump(2) + "\n");
@@ -129,10 +135,10 @@ CLI::App* add_simulate(CLI::App& cli, SimulateOptions* o) {
   CLI::App* cmd = cli.add_subcommand("simulate", "Predict memory and step time of one split, with the full breakdown");
   add_setup_options(cmd, &o->setup);
   cmd->add_option("--plan", o->plan_file, "A plan file (planner plan --write-plan) instead of the flags below");
-  cmd->add_option("--dp", o->dp, "Data-parallel (FSDP) size [world / tp]")->check(number_in(1, 1e8));
+  cmd->add_option("--dp", o->dp, "Data-parallel (FSDP) size [world / tp]")->check(int_in(1, limits::kMaxWorld));
   cmd->add_option("--tp", o->tp, "Tensor-parallel size, or auto (GPUs per node)")->capture_default_str();
   cmd->add_option("--micro-batch", o->micro_batch, "Sequences per dp rank per forward/backward")
-      ->check(number_in(1, 1e6))
+      ->check(int_in(1, limits::kMaxBatch))
       ->capture_default_str();
   cmd->add_option("--ac", o->ac, "Activation checkpointing: none, selective, full")
       ->check(CLI::IsMember(ac_names()))

@@ -1,6 +1,7 @@
 #include "app/suggest.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "planner/output.h"
 #include "reports/report.h"
 
@@ -43,15 +44,22 @@ CLI::App* add_suggest(CLI::App& cli, SuggestOptions* o) {
   CLI::App* cmd = cli.add_subcommand("suggest", "Size a cluster: the smallest (or cheapest) that trains the token budget in time");
   add_setup_options(cmd, &o->setup);
   add_knob_options(cmd, &o->knobs);
-  cmd->add_option("--tokens", o->tokens, "Token budget to train on, e.g. 15e12")->required()->check(number_in(0, 1e20, true));
-  cmd->add_option("--deadline-days", o->deadline_days, "Deadline in days (0: none)")->check(number_in(0, 36500));
-  cmd->add_option("--max-nodes", o->max_nodes, "Node budget (0: up to --max-gpus)")->check(number_in(0, 1e6));
-  cmd->add_option("--price-per-gpu-hour", o->price, "Price of one GPU-hour (any currency)")->check(number_in(0, 1e9));
+  // Bounds: 1e18 tokens is 60,000x Llama 3's 15T; 1e6 days is 2,700 years; 1e9 per GPU-hour.
+  cmd->add_option("--tokens", o->tokens, "Token budget to train on, e.g. 15e12")
+      ->required()
+      ->check(finite_number(0, 1e18, /*lo_open=*/true));
+  cmd->add_option("--deadline-days", o->deadline_days, "Deadline in days (0: none)")->check(finite_number(0, 1e6));
+  cmd->add_option("--max-nodes", o->max_nodes, "Node budget (0: up to --max-gpus)")->check(int_in(0, limits::kMaxWorld));
+  cmd->add_option("--price-per-gpu-hour", o->price, "Price of one GPU-hour (any currency)")->check(finite_number(0, 1e9));
   cmd->add_option("--objective", o->objective, "smallest (fewest nodes) or cheapest (needs a price)")
       ->check(CLI::IsMember({"smallest", "cheapest"}))
       ->capture_default_str();
-  cmd->add_option("--min-gpus", o->min_gpus, "Smallest cluster tried")->check(number_in(1, 1e8))->capture_default_str();
-  cmd->add_option("--max-gpus", o->max_gpus, "Largest cluster tried")->check(number_in(1, 1e8))->capture_default_str();
+  cmd->add_option("--min-gpus", o->min_gpus, "Smallest cluster tried")
+      ->check(int_in(1, limits::kMaxWorld))
+      ->capture_default_str();
+  cmd->add_option("--max-gpus", o->max_gpus, "Largest cluster tried")
+      ->check(int_in(1, limits::kMaxWorld))
+      ->capture_default_str();
   add_format_option(cmd, &o->format);
   add_output_option(cmd, &o->output, "Write the output to a file (default: stdout)");
   cmd->add_option("--report", o->report, "Also write a self-contained HTML report (scaling curve)");

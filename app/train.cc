@@ -7,7 +7,9 @@
 #include <memory>
 #include <vector>
 
+#include "app/common.h"
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/plan_file.h"
 #include "executor/checkpoint_io.h"
 #include "executor/launcher.h"
@@ -23,10 +25,11 @@ int64_t parse_degree(const std::string& v, const std::string& flag, int64_t auto
   try {
     size_t pos = 0;
     long long x = std::stoll(v, &pos);
-    if (pos != v.size() || x < 1) throw std::invalid_argument("");
+    if (pos != v.size() || x < 1 || x > limits::kMaxWorld) throw std::invalid_argument("");
     return x;
   } catch (const std::exception&) {
-    throw InputError(flag, "", "'" + v + "' is not a positive integer or 'auto'");
+    throw InputError(flag, "", "'" + quote_for_error(v) + "' is not 'auto' or an integer in [1, " +
+                                   std::to_string(limits::kMaxWorld) + "]");
   }
 }
 
@@ -239,9 +242,13 @@ CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
   c->add_option("--model", a->model, "Model preset (llama-tiny, feedforward:DIMxHIDDEN, ...) or config.json");
   c->add_option("--dp", a->dp, "Data-parallel (FSDP) degree, or auto = world / tp");
   c->add_option("--tp", a->tp, "Tensor-parallel degree, or auto = ranks per node");
-  c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward");
-  c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)");
-  c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)");
+  // Every number is checked as it is parsed (exit 2 naming the flag and the range), none clamped.
+  c->add_option("--micro-batch", a->micro_batch, "Sequences per dp rank per forward/backward")
+      ->check(int_in(1, limits::kMaxBatch));
+  c->add_option("--seq-len", a->seq_len, "Tokens per sequence (default 64 without a plan file)")
+      ->check(int_in(1, limits::kMaxSeqLen));
+  c->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default dp x micro_batch)")
+      ->check(int_in(1, limits::kMaxBatch));
   c->add_option("--precision", a->precision,
                 "bf16-mixed (FSDP2 MixedPrecisionPolicy: bf16 compute, fp32 master weights and AdamW states), bf16 "
                 "(everything bf16) or fp32 (default without a plan file)")
@@ -255,29 +262,36 @@ CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
   c->add_flag("--no-reshard-after-forward", a->no_reshard, "Keep gathered parameters from forward to backward");
   c->add_option("--grad-sync", a->grad_sync, "Reduce-scatter gradients every micro-batch or only the last")
       ->check(CLI::IsMember({"every", "last"}));
-  c->add_option("--steps", a->steps, "Optimizer steps")->capture_default_str();
-  c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median step time (default min(2, steps-1))");
+  c->add_option("--steps", a->steps, "Optimizer steps")->check(int_in(1, 1000000000))->capture_default_str();
+  c->add_option("--warmup-steps", a->warmup, "Steps excluded from the median step time (default min(2, steps-1))")
+      ->check(int_in(0, 1000000000));
   c->add_option("--seed", a->seed, "Seed of the parameters and the synthetic data")->capture_default_str();
-  c->add_option("--lr", a->lr, "AdamW learning rate")->capture_default_str();
-  c->add_option("--weight-decay", a->weight_decay, "AdamW weight decay")->capture_default_str();
-  c->add_option("--nproc", a->nproc, "Ranks to launch on this machine (default dp x tp)");
+  c->add_option("--lr", a->lr, "AdamW learning rate")->check(finite_number(0, 1000))->capture_default_str();
+  c->add_option("--weight-decay", a->weight_decay, "AdamW weight decay")->check(finite_number(0, 1000))->capture_default_str();
+  c->add_option("--nproc", a->nproc, "Ranks to launch on this machine (default dp x tp)")->check(int_in(1, 4096));
   c->add_option("--backend", a->backend, "gloo (CPU) or nccl (CUDA LibTorch builds)")->capture_default_str();
-  c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default max(1, cores / local ranks))");
+  c->add_option("--threads-per-rank", a->threads, "Intra-op threads per rank (default max(1, cores / local ranks))")
+      ->check(int_in(1, 4096));
   c->add_option("--cpu-bind", a->cpu_bind,
                  "Bind each local rank to its own CPUs: auto (cores for gloo, none for nccl; keeps a binding Slurm "
                  "or numactl already made), cores or none")
       ->capture_default_str();
-  c->add_option("--fault-timeout", a->fault_timeout_s, "Seconds before a failed/hung peer stops every rank")->capture_default_str();
-  c->add_option("--timeout", a->run_timeout_s, "Kill every rank after this many seconds (0: no limit)")->capture_default_str();
+  c->add_option("--fault-timeout", a->fault_timeout_s, "Seconds before a failed/hung peer stops every rank")
+      ->check(finite_number(0, 604800, /*lo_open=*/true))
+      ->capture_default_str();
+  c->add_option("--timeout", a->run_timeout_s, "Kill every rank after this many seconds (0: no limit)")
+      ->check(finite_number(0, 604800))
+      ->capture_default_str();
   c->add_option("--master-port", a->master_port,
                  "Rendezvous TCP port for --nproc runs, listened to on every interface (LibTorch 1.13); 0: a private "
                  "file store, no socket")
+      ->check(int_in(0, 65535))
       ->capture_default_str();
   c->add_option("--record", a->record, "Write the run record (planner-run/1 JSON) to this file");
   c->add_option("--checkpoint-dir", a->checkpoint_dir,
                  "Save checkpoints here (a step-N folder each, committed by one rename; the two newest kept) at "
                  "the end");
-  c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps");
+  c->add_option("--checkpoint-every", a->checkpoint_every, "Also save every N steps")->check(int_in(0, 1000000000));
   c->add_option("--resume", a->resume,
                 "Resume from a checkpoint folder's newest committed step-N (or from one step-N folder); another dp "
                 "x tp is resharded on load");
@@ -292,7 +306,7 @@ CLI::App* add_train(CLI::App& cli, TrainOptions* a) {
               "Before training, time calibrate's eager-op probe and the model's GEMMs on every rank into the run "
               "record's speed_probe (planner validate compares it with the calibration)");
   c->add_flag("--print-launch-lines", a->print_lines, "Print the torchrun and srun lines for this plan and exit");
-  c->add_option("--nnodes", a->nnodes, "Nodes, for --print-launch-lines")->capture_default_str();
+  c->add_option("--nnodes", a->nnodes, "Nodes, for --print-launch-lines")->check(int_in(1, limits::kMaxWorld))->capture_default_str();
   c->callback([a, c] { a->sp_given = c->count("--sp") > 0; });
   return c;
 }

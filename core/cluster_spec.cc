@@ -1,6 +1,7 @@
 #include "core/cluster_spec.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 #include "core/units.h"
 
 namespace planner {
@@ -63,8 +64,8 @@ static std::vector<CollectiveFitSpec> collectives_from_json(const JsonReader& r)
     e.reject_unknown_keys({"kind", "group_size", "stride", "latency_us", "bw_GBps", "hidden_fraction", "after_compute_us"});
     CollectiveFitSpec f;
     f.kind = e.get_enum("kind", {"all_gather", "reduce_scatter", "all_reduce"});
-    f.group_size = e.get_int("group_size", 2);
-    f.stride = e.get_int("stride", 1);
+    f.group_size = e.get_int_in("group_size", 2, limits::kMaxWorld);
+    f.stride = e.get_int_in("stride", 1, limits::kMaxWorld);
     f.link.name = "calibrated " + f.kind + " of " + std::to_string(f.group_size) +
                   (f.stride == 1 ? " consecutive" : " strided") + " ranks";
     f.link.latency_s = e.get_number("latency_us", 0.0, true) * 1e-6;
@@ -113,12 +114,13 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
                          "intra_node", "intra_node_fabric", "inter_node", "comm_overlaps_compute", "runtime_reserved_gib",
                          "allocator_fragmentation", "source", "collectives"});
   if (r.has("format") && r.get_string("format") != "planner-cluster/1")
-    throw InputError(r.file(), "format", "'" + r.get_string("format") + "' is not supported; expected 'planner-cluster/1'");
+    throw InputError(r.file(), "format",
+                     "'" + quote_for_error(r.get_string("format")) + "' is not supported; expected 'planner-cluster/1'");
   ClusterSpec c;
   c.name = r.get_string("name", r.file());
   c.backend = r.get_enum("backend", {"nccl", "gloo"}, "nccl");
-  c.gpus_per_node = r.get_int("gpus_per_node", 1);
-  c.num_nodes = r.get_int("num_nodes", 1, 1);
+  c.gpus_per_node = r.get_int_in("gpus_per_node", 1, limits::kMaxGpusPerNode);
+  c.num_nodes = r.get_int_in("num_nodes", 1, limits::kMaxWorld, 1);
   JsonReader d = r.child("device");
   d.reject_unknown_keys({"name", "kind", "peak_bf16_tflops", "peak_fp32_tflops", "bf16", "memory_gib", "mem_bw_GBps",
                          "compute_units", "gemm_tile_m", "gemm_tile_n"});
@@ -129,9 +131,9 @@ ClusterSpec cluster_from_json(const JsonReader& r) {
   c.device.bf16 = d.get_bool("bf16", true);
   c.device.memory_bytes = gib_to_bytes(d.get_number("memory_gib", 0.0));
   c.device.mem_bw_Bps = gbps_to_Bps(d.get_number("mem_bw_GBps", 0.0));
-  c.device.compute_units = d.get_int("compute_units", 1, 1);
-  c.device.gemm_tile_m = d.get_int("gemm_tile_m", 1, 128);
-  c.device.gemm_tile_n = d.get_int("gemm_tile_n", 1, 128);
+  c.device.compute_units = d.get_int_in("compute_units", 1, limits::kMaxModelDim, 1);
+  c.device.gemm_tile_m = d.get_int_in("gemm_tile_m", 1, limits::kMaxModelDim, 128);
+  c.device.gemm_tile_n = d.get_int_in("gemm_tile_n", 1, limits::kMaxModelDim, 128);
   if (r.has("efficiency")) {
     JsonReader e = r.child("efficiency");
     e.reject_unknown_keys({"gemm", "gemm_overhead_us", "op_overhead_us", "attention", "memory"});
@@ -167,8 +169,13 @@ ClusterSpec read_cluster_file(const std::string& path) {
 void validate_cluster(const ClusterSpec& c, const std::string& where) {
   if (c.runtime_reserved_bytes >= c.device.memory_bytes)
     throw InputError(where, "runtime_reserved_gib", "is not below device.memory_gib");
-  if (c.gpus_per_node < 1) throw InputError(where, "gpus_per_node", "must be >= 1");
-  if (c.num_nodes < 1) throw InputError(where, "num_nodes", "must be >= 1");
+  check_range(c.gpus_per_node, 1, limits::kMaxGpusPerNode, where, "gpus_per_node");
+  check_range(c.num_nodes, 1, limits::kMaxWorld, where, "num_nodes");
+  // Both bounded: the product fits; the world is bounded on its own.
+  if (c.world() > limits::kMaxWorld)
+    throw InputError(where, "num_nodes",
+                     std::to_string(c.num_nodes) + " nodes x " + std::to_string(c.gpus_per_node) + " GPUs = " +
+                         std::to_string(c.world()) + " ranks; the limit is " + std::to_string(limits::kMaxWorld));
 }
 
 }  // namespace planner

@@ -14,15 +14,25 @@ class InputError : public std::runtime_error {
   // where: a file path or "--flag"; field: the JSON field / option ("" if not applicable).
   InputError(const std::string& where, const std::string& field, const std::string& message)
       : std::runtime_error(format(where, field, message)) {}
-  explicit InputError(const std::string& message) : std::runtime_error(message) {}
+  explicit InputError(const std::string& message) : std::runtime_error(cap(message, kMaxMessageChars)) {}
+
+  // Each part is capped, so a huge value (a 100 MB string in a flag or a field) never becomes a
+  // huge message: where and field at kMaxNameChars, the message at kMaxMessageChars.
+  static constexpr size_t kMaxNameChars = 512;
+  static constexpr size_t kMaxMessageChars = 8192;
+  static std::string cap(const std::string& s, size_t max_chars) {
+    if (s.size() <= max_chars) return s;
+    return s.substr(0, max_chars) + "... (" + std::to_string(s.size()) + " bytes)";
+  }
 
  private:
   static std::string format(const std::string& where, const std::string& field,
                             const std::string& message) {
-    std::string out = where;
-    if (!field.empty()) out += (out.empty() ? "" : ": ") + std::string("field '") + field + "'";
+    std::string out = cap(where, kMaxNameChars);
+    if (!field.empty())
+      out += (out.empty() ? "" : ": ") + std::string("field '") + cap(field, kMaxNameChars) + "'";
     if (!out.empty()) out += ": ";
-    return out + message;
+    return out + cap(message, kMaxMessageChars);
   }
 };
 

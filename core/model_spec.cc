@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "core/limits.h"
 
 namespace planner {
 
@@ -81,9 +82,11 @@ std::vector<std::string> model_preset_names() {
           "llama3.1-8b", "llama3.1-70b", "llama3.1-405b", "llama-tiny"};
 }
 
+// Something at that path (not a preset name): read as a file, so that a directory, a FIFO or a
+// device is refused by name (core/json_io.h, read_input_file) instead of "no such file".
 static bool is_file(const std::string& p) {
   struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::stat(p.c_str(), &st) == 0;
 }
 
 ModelSpec resolve_model(const std::string& name, const std::string& flag) {
@@ -115,10 +118,14 @@ ModelSpec resolve_model(const std::string& name, const std::string& flag) {
       size_t p1 = 0, p2 = 0;
       long long d = std::stoll(dims.substr(0, x), &p1);
       long long h = std::stoll(dims.substr(x + 1), &p2);
-      if (p1 != x || p2 != dims.size() - x - 1 || d <= 0 || h <= 0) throw std::invalid_argument("bad");
+      if (p1 != x || p2 != dims.size() - x - 1 || d <= 0 || h <= 0 || d > limits::kMaxModelDim ||
+          h > limits::kMaxModelDim)
+        throw std::invalid_argument("bad");
       return feedforward(d, h);
     } catch (const std::exception&) {
-      throw InputError(flag, "", "'" + name + "': expected feedforward:DIMxHIDDEN with positive integers, e.g. feedforward:8192x8192");
+      throw InputError(flag, "", "'" + quote_for_error(name) +
+                                     "': expected feedforward:DIMxHIDDEN with integers in [1, " +
+                                     std::to_string(limits::kMaxModelDim) + "], e.g. feedforward:8192x8192");
     }
   }
   if (is_file(name)) {
@@ -131,6 +138,8 @@ ModelSpec resolve_model(const std::string& name, const std::string& flag) {
   }
   if (name.find('/') != std::string::npos || (name.size() > 5 && name.substr(name.size() - 5) == ".json"))
     throw InputError(name, "", "no such file (a model is a preset name or a path to a JSON file)");
+  if (name.size() > limits::kMaxQuotedChars)  // no preset is this long: not worth listing them
+    throw InputError(flag, "", "unknown model '" + quote_for_error(name) + "'");
   std::string valid;
   for (const auto& p : model_preset_names()) valid += (valid.empty() ? "" : ", ") + p;
   throw InputError(flag, "", "unknown model '" + name + "'; valid presets: " + valid +
@@ -141,17 +150,24 @@ void validate_model(const ModelSpec& m, const std::string& where) {
   auto need = [&](bool ok, const std::string& field, const std::string& msg) {
     if (!ok) throw InputError(where, field, msg);
   };
-  need(m.dim > 0, "hidden_size", "must be > 0, got " + std::to_string(m.dim));
-  need(m.ffn_hidden > 0, "intermediate_size", "must be > 0, got " + std::to_string(m.ffn_hidden));
-  need(m.n_layers > 0, "num_hidden_layers", "must be > 0, got " + std::to_string(m.n_layers));
+  // Upper bounds (core/limits.h) keep every product of the shapes inside int64.
+  auto in = [&](int64_t v, int64_t hi, const std::string& field) {
+    need(v > 0 && v <= hi, field, "must be in [1, " + std::to_string(hi) + "], got " + std::to_string(v));
+  };
+  in(m.dim, limits::kMaxModelDim, "hidden_size");
+  in(m.ffn_hidden, limits::kMaxModelDim, "intermediate_size");
+  in(m.n_layers, limits::kMaxLayers, "num_hidden_layers");
   if (m.kind == ModelKind::llama) {
-    need(m.n_heads > 0, "num_attention_heads", "must be > 0, got " + std::to_string(m.n_heads));
-    need(m.n_kv_heads > 0, "num_key_value_heads", "must be > 0, got " + std::to_string(m.n_kv_heads));
+    in(m.n_heads, limits::kMaxHeads, "num_attention_heads");
+    in(m.n_kv_heads, limits::kMaxHeads, "num_key_value_heads");
+    in(m.head_dim, limits::kMaxModelDim, "head_dim");
+    in(m.vocab_size, limits::kMaxVocab, "vocab_size");
+    // heads <= 2^16 and head_dim <= 2^20: the products below fit.
+    in(m.q_dim(), limits::kMaxModelDim, "num_attention_heads * head_dim");
     need(m.n_heads % m.n_kv_heads == 0, "num_key_value_heads",
          std::to_string(m.n_kv_heads) + " does not divide num_attention_heads " + std::to_string(m.n_heads));
     need(m.head_dim > 0 && m.head_dim % 2 == 0, "head_dim",
          "must be a positive even number (rotary embedding), got " + std::to_string(m.head_dim));
-    need(m.vocab_size > 0, "vocab_size", "must be > 0, got " + std::to_string(m.vocab_size));
   }
 }
 

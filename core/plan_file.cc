@@ -1,6 +1,7 @@
 #include "core/plan_file.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 
 namespace planner {
 
@@ -19,7 +20,7 @@ PlanFile plan_file_from_json(const Json& j, const std::string& file) {
   r.reject_unknown_keys({"format", "model", "training", "plan", "cluster", "prediction"});
   std::string fmt = r.get_string("format");
   if (fmt != "planner-plan/1")
-    throw InputError(file, "format", "'" + fmt + "' is not a plan file this version reads; expected 'planner-plan/1'");
+    throw InputError(file, "format", "'" + quote_for_error(fmt) + "' is not a plan file this version reads; expected 'planner-plan/1'");
   PlanFile f;
   JsonReader m = r.child("model");
   // parameter_count is informational; drop it before reading.

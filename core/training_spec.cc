@@ -1,6 +1,7 @@
 #include "core/training_spec.h"
 
 #include "core/error.h"
+#include "core/limits.h"
 
 namespace planner {
 
@@ -38,7 +39,7 @@ static E pick(const std::string& s, const std::vector<std::string>& names, const
     if (names[i] == s) return static_cast<E>(i);
   std::string allowed;
   for (const auto& n : names) allowed += (allowed.empty() ? "'" : ", '") + n + "'";
-  throw InputError(where, field, "value '" + s + "' is not allowed; allowed: " + allowed);
+  throw InputError(where, field, "value '" + quote_for_error(s) + "' is not allowed; allowed: " + allowed);
 }
 
 Precision precision_from_string(const std::string& s, const std::string& w, const std::string& f) {
@@ -92,8 +93,8 @@ TrainingSpec training_from_json(const JsonReader& r) {
       {"seq_len", "global_batch", "precision", "reduce_dtype", "loss_dtype", "loss_parallel", "shard_embedding",
        "compiled"});
   TrainingSpec t;
-  t.seq_len = r.get_int("seq_len", 1);
-  t.global_batch = r.get_int("global_batch", 1);
+  t.seq_len = r.get_int_in("seq_len", 1, limits::kMaxSeqLen);
+  t.global_batch = r.get_int_in("global_batch", 1, limits::kMaxBatch);
   t.precision = precision_from_string(r.get_enum("precision", precision_names(), "bf16-mixed"), r.file(),
                                       r.field_path("precision"));
   t.reduce_dtype = reduce_dtype_from_string(r.get_enum("reduce_dtype", reduce_dtype_names(), "auto"), r.file(),
@@ -120,9 +121,9 @@ Plan plan_from_json(const JsonReader& r) {
   r.reject_unknown_keys({"dp", "tp", "micro_batch", "activation_checkpointing", "sequence_parallel",
                          "reshard_after_forward", "grad_sync"});
   Plan p;
-  p.dp = r.get_int("dp", 1);
-  p.tp = r.get_int("tp", 1);
-  p.micro_batch = r.get_int("micro_batch", 1, 1);
+  p.dp = r.get_int_in("dp", 1, limits::kMaxWorld);
+  p.tp = r.get_int_in("tp", 1, limits::kMaxWorld);
+  p.micro_batch = r.get_int_in("micro_batch", 1, limits::kMaxBatch, 1);
   p.ac = ac_from_string(r.get_enum("activation_checkpointing", ac_names(), "none"), r.file(),
                         r.field_path("activation_checkpointing"));
   p.sequence_parallel = r.get_bool("sequence_parallel", false);

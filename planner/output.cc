@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "core/units.h"
@@ -113,7 +114,20 @@ Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal) {
   return j;
 }
 
-std::string csv_escape(const std::string& f) {
+// A number as C writes it ("-1.5", "+2", "-3e-05"): left alone by the formula guard below.
+static bool plain_number(const std::string& f) {
+  if (f.empty()) return false;
+  char* end = nullptr;
+  std::strtod(f.c_str(), &end);
+  return end == f.c_str() + f.size() && f.find_first_not_of("0123456789+-.eE") == std::string::npos;
+}
+
+std::string csv_escape(const std::string& given) {
+  std::string f = given;
+  // CSV injection (OWASP): a spreadsheet runs a cell starting with = + - @ (or a tab or carriage
+  // return before one) as a formula. Such a text cell gets a leading apostrophe, which the
+  // spreadsheet shows as text; numbers (-1.5) stay numbers.
+  if (!f.empty() && std::string("=+-@\t\r").find(f[0]) != std::string::npos && !plain_number(f)) f = "'" + f;
   if (f.find_first_of(",\"\r\n") == std::string::npos) return f;
   std::string out = "\"";
   for (char ch : f) {

@@ -23,6 +23,8 @@ Json search_to_json(const Simulator& sim, const PlanSearchResult& r);
 Json suggest_to_json(const SuggestResult& r, const SuggestGoal& goal);
 
 // RFC 4180: fields quoted when they hold a comma, quote, CR or LF; quotes doubled; CRLF records.
+// A text field starting with = + - @, a tab or a CR gets a leading ' (no formula runs when the
+// file is opened in a spreadsheet); numbers such as -1.5 are written as they are.
 std::string csv_escape(const std::string& field);
 std::string csv_row(const std::vector<std::string>& fields);
 std::vector<std::string> candidate_csv_header();

@@ -256,7 +256,7 @@ GateResult gate_documents(const Json* baseline, const std::string& bn, const Jso
       }
     }
   } catch (const Json::exception& e) {
-    throw InputError(cn, "", std::string("malformed document: ") + e.what());
+    throw json_exception_error(e, cn, "malformed document: ");
   }
   return out;
 }

@@ -23,7 +23,7 @@ std::string render_html_report(const Json& doc, const std::string& source_name) 
       case DocKind::benchmark: body = render_benchmark_html(doc, source_name, &title, &sub); break;
     }
   } catch (const Json::exception& e) {  // a wrong type deep inside that the typed getters did not catch
-    throw InputError(source_name, "", "not a valid " + to_string(kind) + " document: " + e.what());
+    throw json_exception_error(e, source_name, "not a valid " + to_string(kind) + " document: ");
   }
   return html_page(title, sub, body);
 }
@@ -41,7 +41,7 @@ std::string render_csv_report(const Json& doc, const std::string& source_name) {
       case DocKind::benchmark: return render_benchmark_csv(doc, source_name);
     }
   } catch (const Json::exception& e) {  // as above
-    throw InputError(source_name, "", "not a valid " + to_string(kind) + " document: " + e.what());
+    throw json_exception_error(e, source_name, "not a valid " + to_string(kind) + " document: ");
   }
   return "";
 }

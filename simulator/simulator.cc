@@ -178,7 +178,14 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
 SimulationDetail Simulator::detail(const Plan& plan) const {
   SimulationDetail out;
   out.kernels = runtime_.kernels;
-  out.candidate = evaluate_impl(plan, &out.trace, true);
+  int64_t per_micro_step = 0;
+  const bool traced = plan.dp >= 1 && plan.micro_batch >= 1 &&
+                      !__builtin_mul_overflow(plan.dp, plan.micro_batch, &per_micro_step) &&
+                      training_.global_batch / per_micro_step <= kMaxTracedMicroBatches;
+  if (!traced)
+    out.trace_omitted = "the step has " + std::to_string(per_micro_step > 0 ? training_.global_batch / per_micro_step : 0) +
+                        " micro-batches; a trace is written for at most " + std::to_string(kMaxTracedMicroBatches);
+  out.candidate = evaluate_impl(plan, traced ? &out.trace : nullptr, true);
   const auto& c = out.candidate;
   if (c.limit == Limit::world_size || c.limit == Limit::backend || c.limit == Limit::tp_divisibility) return out;
   for (const auto& t : parameter_tensors(model_)) {

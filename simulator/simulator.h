@@ -46,7 +46,13 @@ struct SimulationDetail {
   std::vector<ActivationLine> activations;  // one transformer block (or the FeedForward)
   double activation_bytes_per_layer = 0;    // kept lines x tokens
   std::vector<TraceEvent> trace;            // the whole optimizer step, compute and comm streams
+  // Why `trace` is empty for a step of more than kMaxTracedMicroBatches micro-batches ("" when
+  // it is not): its events grow with the micro-batches, the prediction does not.
+  std::string trace_omitted;
 };
+
+// The most micro-batches (gradient accumulation steps) a traced step has.
+constexpr int64_t kMaxTracedMicroBatches = 4096;
 
 class Simulator {
  public:

@@ -76,9 +76,11 @@ std::vector<std::string> cluster_preset_names() {
   return {"h100-sxm", "h200-sxm", "a100-80gb-sxm", "a100-40gb-sxm", "h100-pcie", "a100-40gb-4x", "cpu-gloo"};
 }
 
+// Something at that path (not a preset name): read as a file, so that a directory, a FIFO or a
+// device is refused by name (core/json_io.h, read_input_file) instead of "no such file".
 static bool is_file(const std::string& p) {
   struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::stat(p.c_str(), &st) == 0;
 }
 
 ClusterSpec resolve_cluster(const std::string& name, const std::string& flag) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -14,6 +15,7 @@
 #include "core/error.h"
 #include "core/units.h"
 #include "topology/bounded_child.h"
+#include "topology/hwloc_xml_check.h"
 #include "topology/probe.h"
 
 namespace planner::topo {
@@ -48,6 +50,12 @@ std::string vendor_name(unsigned vendor_id) {
       return buf;
     }
   }
+}
+
+// A small non-negative integer written in an info attribute (CPUFamilyNumber "6"), else fallback.
+int small_int(const std::string& s, int fallback) {
+  if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos) return fallback;
+  return std::atoi(s.c_str());
 }
 
 std::string object_id(hwloc_obj_t o) { return std::to_string(o->gp_index); }
@@ -129,8 +137,8 @@ NodeTopology from_hwloc(hwloc_topology_t topo, const std::string& source, const 
   if (hwloc_obj_t p = hwloc_get_obj_by_type(topo, HWLOC_OBJ_PACKAGE, 0)) {
     h.cpu_model = info(p, "CPUModel");
     h.cpu_vendor = info(p, "CPUVendor");
-    if (!info(p, "CPUFamilyNumber").empty()) h.cpu_family = std::atoi(info(p, "CPUFamilyNumber").c_str());
-    if (!info(p, "CPUModelNumber").empty()) h.cpu_model_number = std::atoi(info(p, "CPUModelNumber").c_str());
+    h.cpu_family = small_int(info(p, "CPUFamilyNumber"), h.cpu_family);
+    h.cpu_model_number = small_int(info(p, "CPUModelNumber"), h.cpu_model_number);
   }
   if (h.cpu_model.empty()) h.cpu_model = info(root, "CPUModel");
   if (h.cpu_vendor.empty()) h.cpu_vendor = info(root, "CPUVendor");
@@ -179,7 +187,8 @@ NodeTopology from_hwloc(hwloc_topology_t topo, const std::string& source, const 
     }
     if (c.compute) {
       std::string mem_kib = info(c.compute, "CUDAGlobalMemorySize");
-      if (!mem_kib.empty()) g.memory_bytes = std::atof(mem_kib.c_str()) * 1024.0;
+      const double kib = mem_kib.empty() ? 0.0 : std::strtod(mem_kib.c_str(), nullptr);
+      if (std::isfinite(kib) && kib > 0 && kib < 1e15) g.memory_bytes = kib * 1024.0;  // < 1 EiB
     }
     locality(topo, c.pci, g.package, g.numa);
     g.pci_path = pci_path_of(c.pci);
@@ -289,12 +298,18 @@ NodeTopology load_xml(const std::string& xml, const std::string& where, const st
                       const NicRates* rates) {
   // hwloc 3.x writes version="3.0" and changed OS device types: refuse it explicitly.
   std::smatch m;
-  static const std::regex version_re(R"(<topology[^>]*\bversion\s*=\s*"([0-9]+)(\.[0-9]+)?")");
-  if (xml.find("<topology") == std::string::npos)
+  static const std::regex version_re(R"(^<topology[^>]*\bversion\s*=\s*"([0-9]{1,6})(\.[0-9]{1,6})?")");
+  const size_t topology_at = xml.find("<topology");
+  if (topology_at == std::string::npos)
     throw InputError(where, "", "not an hwloc topology XML file (no <topology> element); write one with `lstopo FILE.xml` "
                                 "(hwloc 2.x) or `hwloc-gather-topology`");
-  if (std::regex_search(xml, m, version_re)) {
-    const int major = std::stoi(m[1].str());
+  // The <topology ...> tag alone, bounded: std::regex recurses per character matched.
+  const size_t tag_end = xml.find('>', topology_at);
+  const std::string tag = xml.substr(topology_at, std::min<size_t>(tag_end == std::string::npos ? xml.size() - topology_at
+                                                                                                 : tag_end - topology_at + 1,
+                                                                   1024));
+  if (std::regex_search(tag, m, version_re)) {
+    const int major = std::stoi(m[1].str());  // at most 6 digits
     if (major >= 3)
       throw InputError(where, "topology version",
                        "\"" + m[1].str() + m[2].str() + "\" is hwloc " + m[1].str() +
@@ -316,18 +331,6 @@ NodeTopology load_xml(const std::string& xml, const std::string& where, const st
                                     "): malformed or not hwloc 2.x topology XML; check it with `lstopo --input " + where +
                                     "` (set HWLOC_XML_VERBOSE=1 for hwloc's parser messages)");
   return from_hwloc(topo, source, rates);
-}
-
-std::string read_text_file(const std::string& path, const std::string& what) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
-    throw InputError(path, "", "is a directory; expected " + what);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", std::string("cannot read ") + what + ": " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw InputError(path, "", std::string("cannot read ") + what);
-  return ss.str();
 }
 
 // Reads a small sysfs file's first line; "" on any failure.
@@ -375,16 +378,23 @@ NicRates sysfs_nic_rates(const NodeTopology& parsed_without_rates) {
 
 }  // namespace
 
+// A user's XML: checked before libhwloc sees it (topology/hwloc_xml_check.h).
+static NodeTopology load_checked_xml(const std::string& xml, const std::string& where) {
+  if (xml.find("<topology") == std::string::npos) load_xml(xml, where, where, nullptr);  // its "not hwloc XML" error
+  check_hwloc_xml(xml, where);
+  return load_xml(xml, where, where, nullptr);
+}
+
 NodeTopology topology_from_hwloc_xml(const std::string& xml, const std::string& where) {
-  NodeTopology t = load_xml(xml, where, where, nullptr);
+  NodeTopology t = load_checked_xml(xml, where);
   complete_topology(t);
   return t;
 }
 
 NodeTopology read_hwloc_xml_file(const std::string& path) {
-  const std::string xml = read_text_file(path, "the hwloc XML file");
+  const std::string xml = read_input_file(path, "the hwloc XML file");
   if (xml.empty()) throw InputError(path, "", "the hwloc XML file is empty");
-  NodeTopology t = load_xml(xml, path, path, nullptr);
+  NodeTopology t = load_checked_xml(xml, path);
   t.notes.push_back("NIC link rates are not in hwloc XML: `--as-cluster` takes the node's network bandwidth from "
                     "--inter-node-gbps");
   complete_topology(t);

@@ -1,6 +1,7 @@
 #include "topology/node_cluster.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <regex>
 #include <set>
 
@@ -77,7 +78,11 @@ DeviceSpec device_for(const NodeTopology& t, const std::vector<int>& planned, co
 double ghz_from_model_name(const std::string& cpu_model) {
   static const std::regex re(R"(@\s*([0-9]+(\.[0-9]+)?)\s*GHz)");
   std::smatch m;
-  if (std::regex_search(cpu_model, m, re)) return std::stod(m[1].str());
+  // Bounded: std::regex recurses per character; a CPU model name is under 100 characters.
+  if (cpu_model.size() <= 256 && std::regex_search(cpu_model, m, re)) {
+    const double ghz = std::strtod(m[1].str().c_str(), nullptr);
+    return std::isfinite(ghz) ? ghz : 0;
+  }
   return 0;
 }
 

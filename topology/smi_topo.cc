@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_io.h"
 #include "core/units.h"
 #include "topology/probe.h"
 
@@ -18,12 +19,36 @@ namespace planner::topo {
 
 namespace {
 
+// Removes terminal colour codes (ESC [ digits/semicolons letter) and carriage returns. A loop,
+// not std::regex: libstdc++'s regex recurses once per character matched.
 std::string strip_ansi(const std::string& s) {
-  static const std::regex ansi("\x1b\\[[0-9;]*[A-Za-z]");
-  std::string out = std::regex_replace(s, ansi, "");
-  out.erase(std::remove(out.begin(), out.end(), '\r'), out.end());
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b' && i + 1 < s.size() && s[i + 1] == '[') {
+      size_t j = i + 2;
+      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) || s[j] == ';')) ++j;
+      if (j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) {
+        i = j;
+        continue;
+      }
+    }
+    if (s[i] != '\r') out += s[i];
+  }
   return out;
 }
+
+// "PREFIX" followed by 1 to 6 digits (GPU3, NV12): the number, else -1.
+long prefixed_number(const std::string& s, const char* prefix) {
+  const size_t n = std::strlen(prefix);
+  if (s.size() <= n || s.size() > n + 6 || s.compare(0, n, prefix) != 0) return -1;
+  for (size_t i = n; i < s.size(); ++i)
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return -1;
+  return std::stol(s.substr(n));
+}
+
+// The longest line read: a real `nvidia-smi topo -m` line is a few hundred characters.
+constexpr size_t kMaxLineChars = 4096;
 
 std::vector<std::string> tokens(const std::string& line) {
   std::istringstream in(line);
@@ -33,7 +58,7 @@ std::vector<std::string> tokens(const std::string& line) {
   return out;
 }
 
-bool is_gpu_name(const std::string& s) { return std::regex_match(s, std::regex("GPU[0-9]+")); }
+bool is_gpu_name(const std::string& s) { return prefixed_number(s, "GPU") >= 0; }
 
 }  // namespace
 
@@ -44,7 +69,13 @@ NodeTopology topology_from_smi_topo(const std::string& raw, const std::string& w
   {
     std::istringstream in(text);
     std::string l;
-    while (std::getline(in, l)) lines.push_back(l);
+    while (std::getline(in, l)) {
+      if (l.size() > kMaxLineChars)
+        throw InputError(where, "line " + std::to_string(lines.size() + 1),
+                         std::to_string(l.size()) + " characters; the limit is " + std::to_string(kMaxLineChars) +
+                             " (not `nvidia-smi topo -m` output)");
+      lines.push_back(l);
+    }
   }
   // Header: the first line whose first token is GPU0.
   size_t header = lines.size();
@@ -84,14 +115,13 @@ NodeTopology topology_from_smi_topo(const std::string& raw, const std::string& w
   t.given_pairs.assign(n_gpus, std::vector<PairLink>(n_gpus));
   std::vector<int> seen(n_gpus, 0);
   std::set<int> numas;
-  static const std::regex nv_re("NV([0-9]+)");
   const std::string allowed = "X, NV<links>, PIX, PXB, PHB, NODE, SYS (or SOC)";
   for (size_t i = header + 1; i < lines.size(); ++i) {
     auto tk = tokens(lines[i]);
     if (tk.empty()) continue;
     if (tk[0] == "Legend:" || tk[0] == "NIC" ) break;
     if (!is_gpu_name(tk[0])) continue;  // NIC rows: their cells repeat the GPU rows' NIC columns
-    const size_t row = static_cast<size_t>(std::stoul(tk[0].substr(3)));
+    const size_t row = static_cast<size_t>(prefixed_number(tk[0], "GPU"));
     const std::string at = "line " + std::to_string(i + 1);
     if (row >= n_gpus) throw InputError(where, at, "row " + tk[0] + " but the header has " + std::to_string(n_gpus) + " GPU columns");
     if (tk.size() < 1 + columns.size())
@@ -101,13 +131,12 @@ NodeTopology topology_from_smi_topo(const std::string& raw, const std::string& w
     for (size_t c = 0; c < n_gpus; ++c) {
       const std::string& cell = tk[1 + c];
       PairLink p;
-      std::smatch m;
       if (cell == "X") {
         if (c != row) throw InputError(where, at + ", column " + columns[c], "'X' off the diagonal");
         p.type = PathType::kSelf;
-      } else if (std::regex_match(cell, m, nv_re)) {
+      } else if (prefixed_number(cell, "NV") >= 0) {
         p.type = PathType::kNvLink;
-        p.nvlinks = std::stoi(m[1].str());
+        p.nvlinks = static_cast<int>(prefixed_number(cell, "NV"));
       } else if (cell == "PIX") p.type = PathType::kPix;
       else if (cell == "PXB") p.type = PathType::kPxb;
       else if (cell == "PHB") p.type = PathType::kPhb;
@@ -122,7 +151,7 @@ NodeTopology topology_from_smi_topo(const std::string& raw, const std::string& w
     // Affinity columns: "0-63  0  N/A" -> NUMA node when numeric.
     if (tk.size() >= columns.size() + 3) {
       const std::string& numa = tk[1 + columns.size() + 1];
-      if (!numa.empty() && std::all_of(numa.begin(), numa.end(), ::isdigit)) {
+      if (!numa.empty() && numa.size() <= 6 && std::all_of(numa.begin(), numa.end(), ::isdigit)) {
         t.gpus[row].numa = std::stoi(numa);
         numas.insert(t.gpus[row].numa);
       }
@@ -198,11 +227,7 @@ NodeTopology topology_from_smi_topo(const std::string& raw, const std::string& w
 }
 
 NodeTopology read_smi_topo_file(const std::string& path, const std::optional<GpuModel>& model) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", std::string("cannot read the nvidia-smi topo -m text: ") + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return topology_from_smi_topo(ss.str(), path, model);
+  return topology_from_smi_topo(read_input_file(path, "the nvidia-smi topo -m text"), path, model);
 }
 
 }  // namespace planner::topo

@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/model_spec.h"
@@ -14,11 +15,27 @@
 namespace planner::validation {
 
 namespace {
-bool file_readable(const std::string& path) { return std::ifstream(path).good(); }
+// A regular file this process may read (a FIFO of that name would block an open).
+bool file_readable(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), R_OK) == 0;
+}
 }  // namespace
+
+static Json rescore_checked(const Json& doc, const std::string& source, const ClusterSpec& cluster,
+                            const std::string& cluster_source);
 
 Json rescore_validation(const Json& doc, const std::string& source, const ClusterSpec& cluster,
                         const std::string& cluster_source) {
+  try {
+    return rescore_checked(doc, source, cluster, cluster_source);
+  } catch (const Json::exception& e) {  // a value of the wrong type that the typed getters did not see
+    throw json_exception_error(e, source, "not a valid planner-validate/1 document: ");
+  }
+}
+
+static Json rescore_checked(const Json& doc, const std::string& source, const ClusterSpec& cluster,
+                            const std::string& cluster_source) {
   JsonReader r(doc, source);
   if (r.get_string("format", "") != "planner-validate/1")
     throw InputError(source, "format", "expected 'planner-validate/1', got '" + r.get_string("format", "") + "'");

@@ -931,6 +931,28 @@ TEST(TrainCommand, TrainsThePlanThePlannerWrites) {
 }
 
 TEST(TrainCommand, RefusesAnUnknownPrecisionAndANonIntegerAccumulation) {
+TEST(TrainCommand, RefusesWhatItUsedToClamp) {
+  // --seq-len -5 ran at 64, --micro-batch 0 at 1, --master-port 70000 at 4464, --threads-per-rank
+  // -4 at 2, and --fault-timeout 0 was blamed on the port: now each exits 2 naming the flag and
+  // its range, before any rank starts.
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--seq-len -5", "--seq-len: value -5 is out of range; must be in [1, 16777216]"},
+      {"--micro-batch 0", "--micro-batch: value 0 is out of range; must be in [1, 16777216]"},
+      {"--master-port 70000", "--master-port: value 70000 is out of range; must be in [0, 65535]"},
+      {"--threads-per-rank -4", "--threads-per-rank: value -4 is out of range; must be in [1, 4096]"},
+      {"--fault-timeout 0", "--fault-timeout: value 0 is out of range; must be in (0, 604800]"},
+      {"--fault-timeout nan", "--fault-timeout: 'nan' is not a finite number"},
+      {"--lr inf", "--lr: 'inf' is not a finite number"},
+      {"--tp 99999999999999999999", "--tp"},
+  };
+  for (const auto& [flag, message] : cases) {
+    const auto r = ::planner::testing::run_planner("train --model llama-tiny --steps 1 " + flag, 30);
+    EXPECT_EQ(r.exit_code, 2) << flag << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << flag << "\n" << r.output;
+  }
+}
+
+TEST(TrainCommand, RefusesBf16OnGlooAndANonIntegerAccumulation) {
   auto run = [](const std::string& args) {
     const auto r = ::planner::testing::run_planner("train " + args);
     return std::make_pair(r.exit_code, r.output);

@@ -2,6 +2,10 @@
 // and what is allowed; valid input gives a plan.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
 #include <fstream>
 
 #include "core/json_io.h"
@@ -119,6 +123,91 @@ TEST(Cli, SuggestRecommends) {
   auto none = run_planner("suggest --model llama3-405b --cluster h100-sxm --tokens 15e12 --deadline-days 1 --max-gpus 64");
   EXPECT_EQ(none.exit_code, 1) << none.output;
   EXPECT_NE(none.output.find("no size"), std::string::npos) << none.output;
+}
+
+// ---- the reliability issue's cases at the CLI: exit 2 naming the flag, never a crash or a
+// silently wrong answer ----
+
+TEST(CliLimits, OverflowingIntegersAreRefusedNotFeasible) {
+  // micro_batch 2^63 - 1 used to overflow dp * micro_batch and exit 0 with a "feasible" plan.
+  expect_error("simulate --model llama3-8b --nodes 1 --tp 1 --micro-batch 9223372036854775807 --global-batch 16 --seq-len 2048",
+               {"--micro-batch", "out of range; must be in [1, 16777216]"});
+  expect_error("plan --model llama3-8b --nodes 9223372036854775807", {"--nodes", "must be in [1, 1048576]"});
+  expect_error("plan --model llama3-8b --nodes 1048576", {"--nodes", "1048576 nodes x 8 GPUs = 8388608 GPUs; the limit is 1048576"});
+  expect_error("suggest --model llama3-8b --tokens 1e12 --max-gpus 99999999999", {"--max-gpus"});
+  expect_error("plan --model llama3-8b --nodes 1 --max-micro-batch 9999999999", {"--max-micro-batch"});
+  expect_error("plan --model llama3-8b --nodes 1 --tp 99999999999999999999", {"--tp"});
+}
+
+TEST(CliLimits, NanAndInfinityAreRefusedNamingTheFlag) {
+  for (const char* v : {"nan", "inf", "-inf", "1e999"}) {
+    expect_error(std::string("suggest --model llama3-8b --tokens ") + v, {"--tokens"});
+    expect_error(std::string("suggest --model llama3-8b --tokens 1e12 --price-per-gpu-hour ") + v, {"--price-per-gpu-hour"});
+    expect_error(std::string("suggest --model llama3-8b --tokens 1e12 --deadline-days ") + v, {"--deadline-days"});
+  }
+  expect_error("suggest --model llama3-8b --tokens nan", {"'nan' is not a finite number"});
+}
+
+TEST(CliLimits, AHugeArgumentGivesAShortMessage) {
+  const std::string big(100000, 'z');  // argv holds at most 128 KiB per argument
+  auto r = run_planner("plan --model " + big + " --nodes 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_LT(r.output.size(), 2000u) << r.output.substr(0, 500);
+  r = run_planner("plan --model llama3-8b --nodes 1 --format " + big);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_LT(r.output.size(), 9000u) << r.output.substr(0, 500);
+}
+
+TEST(CliLimits, APlanFileWithSeqLenPastInt64RangeNamesTheField) {
+  const std::string path = ::testing::TempDir() + "/huge-seq.plan.json";
+  auto r = run_planner("plan --model llama3-8b --nodes 1 --seq-len 4096 --global-batch 64 --write-plan " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Json plan = read_json_file(path);
+  plan["training"]["seq_len"] = INT64_MAX;
+  write_file_atomic(path, plan.dump());
+  expect_error("simulate --plan " + path, {path, "field 'training.seq_len'", "must be in [1, 16777216]"});
+}
+
+TEST(CliLimits, SpecialFilesAsInputAndOutput) {
+  const std::string dir = ::testing::TempDir();
+  const std::string fifo = dir + "/in.fifo";
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error("report " + fifo + " -o " + dir + "/x.html", {fifo, "is not a regular file"});  // at once, no hang
+  expect_error("plan --model llama3-8b --cluster /dev/zero --nodes 1", {"/dev/zero", "is not a regular file"});
+  ::unlink(fifo.c_str());
+  // -o DEVICE is written to, and stays a device (a null device of the test's own: a planner
+  // before this fix, run as root, turned /dev/null into a regular file).
+  const std::string dev = dir + "/null-device";
+  ::unlink(dev.c_str());
+  if (::mknod(dev.c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0) GTEST_SKIP() << "mknod needs root";
+  auto r = run_planner("plan --model llama3-8b --nodes 1 --seq-len 4096 --global-batch 16 -o " + dev);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  struct stat st {};
+  ASSERT_EQ(::stat(dev.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  ::unlink(dev.c_str());
+}
+
+TEST(CliLimits, ReportRefusesToOverwriteItsInput) {
+  const std::string dir = ::testing::TempDir();
+  const std::string doc = dir + "/self.json";
+  auto r = run_planner("plan --model llama3-8b --nodes 1 --seq-len 4096 --global-batch 16 --format json -o " + doc);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string before = read_json_file(doc).dump();
+  expect_error("report " + doc + " -o " + doc, {"--output", "is the input document"});
+  expect_error("report " + doc + " -o " + dir + "/./self.json", {"--output", "is the input document"});
+  expect_error("report " + doc + " --csv " + doc, {"--csv", "is the input document"});
+  EXPECT_EQ(read_json_file(doc).dump(), before);
+}
+
+TEST(CliLimits, TraceOfAStepWithMillionsOfMicroBatchesIsRefused) {
+  // 2^24 sequences at micro_batch 1 on one rank: 16M micro-batches to trace, refused; the
+  // prediction itself is fine.
+  const std::string args = "simulate --model llama-tiny --cluster h100-sxm --gpus 1 --seq-len 64 --global-batch 16777216";
+  auto r = run_planner(args);
+  EXPECT_NE(r.exit_code, 2) << r.output;
+  expect_error(args + " --trace " + ::testing::TempDir() + "/big.trace.json", {"--trace", "16777216 micro-batches"});
 }
 
 }  // namespace

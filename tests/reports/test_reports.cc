@@ -248,6 +248,20 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& s) {
   return rows;
 }
 
+TEST(CsvReport, CellsThatASpreadsheetWouldRunAsFormulasAreText) {
+  // OWASP "CSV injection": = + - @ (and a leading tab or CR) start a formula; an apostrophe
+  // makes the cell text. Numbers keep their sign.
+  EXPECT_EQ(csv_escape("=HYPERLINK(\"http://x\")"), "\"'=HYPERLINK(\"\"http://x\"\")\"");
+  EXPECT_EQ(csv_escape("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+  EXPECT_EQ(csv_escape("-2+3"), "'-2+3");
+  EXPECT_EQ(csv_escape("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(csv_escape("\t=1"), "'\t=1");
+  EXPECT_EQ(csv_escape("-1.5"), "-1.5");
+  EXPECT_EQ(csv_escape("-3e-05"), "-3e-05");
+  EXPECT_EQ(csv_escape("+2"), "+2");
+  EXPECT_EQ(csv_escape("a=b"), "a=b");
+}
+
 TEST(CsvReport, EscapingOfCommaQuoteAndNewline) {
   EXPECT_EQ(csv_escape("plain"), "plain");
   EXPECT_EQ(csv_escape("a,b"), "\"a,b\"");

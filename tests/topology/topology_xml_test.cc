@@ -324,3 +324,103 @@ TEST(TopologyXml, UnknownGpuNameAsksForTheGpuFlag) {
   EXPECT_EQ(c.device.name, "NVIDIA L40S");
   EXPECT_DOUBLE_EQ(c.device.memory_bytes, 48 * kGiB);
 }
+
+// ---- XML that crashed libhwloc or loaded as another machine (topology/hwloc_xml_check.h) ----
+
+namespace {
+
+const std::string kFuzzSeed = std::string(TOPOLOGY_TEST_DATA) + "/../fuzz/hwloc/two-gpu-node.xml";
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l);
+  return out;
+}
+
+std::string without_line(const std::vector<std::string>& lines, size_t skip) {
+  std::string out;
+  for (size_t i = 0; i < lines.size(); ++i)
+    if (i != skip) out += lines[i] + "\n";
+  return out;
+}
+
+}  // namespace
+
+TEST(TopologyXmlCheck, TheFixturesPass) {
+  EXPECT_NO_THROW(read_hwloc_xml_file(kData + "/nvidia-dgx2.xml"));
+  EXPECT_NO_THROW(read_hwloc_xml_file(kData + "/dual-socket-pcie-k40m.xml"));
+  NodeTopology t = read_hwloc_xml_file(kFuzzSeed);
+  EXPECT_EQ(t.host.pus, 4);
+  EXPECT_EQ(t.planned_gpus().size(), 2u);
+}
+
+TEST(TopologyXmlCheck, AMissingCompleteCpusetIsAnErrorNotACrash) {
+  std::string xml = slurp(kData + "/nvidia-dgx2.xml");
+  const size_t at = xml.find(" complete_cpuset=\"0x00000001\"");  // the first Core's L2 cache
+  ASSERT_NE(at, std::string::npos);
+  xml.erase(at, std::string(" complete_cpuset=\"0x00000001\"").size());
+  const std::string e = input_error([&] { topology_from_hwloc_xml(xml, "dgx2.xml"); });
+  EXPECT_NE(e.find("dgx2.xml: field 'line 17': <object type=\"L2Cache\">: attribute complete_cpuset is missing"),
+            std::string::npos)
+      << e;
+}
+
+TEST(TopologyXmlCheck, DeepNestingIsAnErrorNotACrash) {
+  std::string xml = slurp(kFuzzSeed);
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "<object type=\"Group\">";
+  xml.insert(xml.find("<object type=\"Bridge\""), deep);
+  const std::string e = input_error([&] { topology_from_hwloc_xml(xml, "deep.xml"); });
+  EXPECT_NE(e.find("elements nested deeper than 64 (the limit)"), std::string::npos) << e;
+}
+
+TEST(TopologyXmlCheck, EveryLineDeletedIsRejectedUnlessItOnlyAnnotates) {
+  // The seed describes 4 PUs, 2 cores, 1 NUMA node and 2 GPUs linked by NVLink. Deleting any one
+  // line must not load as another machine: it is rejected, unless the line carries no structure
+  // (an <info> annotation, the XML declaration, the DOCTYPE).
+  const std::vector<std::string> lines = lines_of(slurp(kFuzzSeed));
+  ASSERT_GT(lines.size(), 30u);
+  int rejected = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    const bool annotation = l.find("<info ") != std::string::npos || l.rfind("<?xml", 0) == 0 || l.rfind("<!DOCTYPE", 0) == 0;
+    const std::string e = input_error([&] { topology_from_hwloc_xml(without_line(lines, i), "cut.xml"); });
+    if (annotation) {
+      EXPECT_EQ(e, "") << "line " << i + 1 << ": " << l;
+    } else {
+      EXPECT_NE(e, "") << "deleting line " << i + 1 << " was accepted: " << l;
+      ++rejected;
+    }
+  }
+  EXPECT_GE(rejected, 25);
+}
+
+TEST(TopologyXmlCheck, AMissingPuNumaNodeOrGpuIsNamed) {
+  const std::vector<std::string> lines = lines_of(slurp(kData + "/nvidia-dgx2.xml"));
+  auto find = [&](const std::string& part) {
+    for (size_t i = 0; i < lines.size(); ++i)
+      if (lines[i].find(part) != std::string::npos) return i;
+    ADD_FAILURE() << part;
+    return size_t{0};
+  };
+  // A PU: its core's CPUs are held by no child.
+  std::string e = input_error([&] { topology_from_hwloc_xml(without_line(lines, find("type=\"PU\" os_index=\"1\"")), "a.xml"); });
+  EXPECT_NE(e.find("no child object holds these CPUs"), std::string::npos) << e;
+  // A NUMA node: the machine's nodeset names a node no object is.
+  e = input_error([&] { topology_from_hwloc_xml(without_line(lines, find("type=\"NUMANode\" os_index=\"1\"")), "b.xml"); });
+  EXPECT_NE(e.find("a NUMA node missing?"), std::string::npos) << e;
+  // A GPU's NVML device (a self-closing line would go unseen; this one is named by NVLinkBandwidth).
+  std::string xml = slurp(kData + "/nvidia-dgx2.xml");
+  const size_t a = xml.find("<object type=\"OSDev\" gp_index=\"802\"");
+  const size_t b = xml.find("</object>", a) + std::string("</object>").size();
+  xml.erase(a, b - a);
+  e = input_error([&] { topology_from_hwloc_xml(xml, "c.xml"); });
+  EXPECT_NE(e.find("names object OSDev:802 (gp_index), which the topology does not have"), std::string::npos) << e;
+}
+
+TEST(TopologyXmlCheck, SpecialFilesAreRefused) {
+  std::string e = input_error([] { read_hwloc_xml_file("/dev/zero"); });
+  EXPECT_NE(e.find("is not a regular file"), std::string::npos) << e;
+}
