@@ -20,12 +20,13 @@ struct MemoryBreakdown {
   double activations_bytes = 0;      // saved for backward, all layers, plus recompute working set
   double logits_bytes = 0;           // embedding output, logits, loss temporaries (vocab-sized)
   double comm_buffers_bytes = 0;     // reduce-scatter staging in reduce dtype, TP collective buffers
-  double peak_allocated_bytes = 0;   // sum of the lines above (compare with max_memory_allocated)
+  double peak_allocated_bytes = 0;   // the lines above at the peak's instant (compare with max_memory_allocated)
   double allocator_reserve_bytes = 0;  // caching allocator's extra (compare reserved with this added)
   double runtime_reserved_bytes = 0;   // CUDA context, NCCL, cuBLAS workspaces: not tensors
   double capacity_bytes = 0;           // device memory
-  // When the peak happens: the start of backward for the sum of the lines (bf16), else the
-  // executor's instant that is largest ("optimizer step", "forward end", ...).
+  // When the peak happens: an FSDP2 run's "loss backward" or "last block's backward"
+  // (docs/cost-model.md, "Memory"), the executor's largest instant ("optimizer step", "forward
+  // end", ...), or "start of backward" where the lines are summed (the FeedForward under fsdp2).
   const char* peak_at = "start of backward";
   double total_bytes() const { return peak_allocated_bytes + allocator_reserve_bytes + runtime_reserved_bytes; }
   bool fits() const { return total_bytes() <= capacity_bytes; }
