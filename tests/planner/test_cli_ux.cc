@@ -169,7 +169,9 @@ TEST(CliUx, SuggestWithoutPriceHasNoCost) {
   const Json doc = Json::parse(json.output);
   for (const auto& p : doc["sweep"]) {
     EXPECT_FALSE(p.contains("cost")) << p.dump();
-    if (p.contains("scaling_efficiency")) EXPECT_LE(p["scaling_efficiency"].get<double>(), 1.0 + 1e-12);
+    if (p.contains("scaling_efficiency")) {
+      EXPECT_LE(p["scaling_efficiency"].get<double>(), 1.0 + 1e-12);
+    }
   }
 }
 
