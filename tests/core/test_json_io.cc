@@ -6,30 +6,23 @@
 #include "core/cluster_spec.h"
 #include "core/error.h"
 #include "core/json_io.h"
+#include "support/input_error.h"
 #include "core/plan_file.h"
 #include "topology/cluster_presets.h"
 
 namespace planner {
 namespace {
 
-std::string message(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(JsonReader, ErrorsNameFileFieldValueAndRange) {
   Json j = Json::parse(R"({"a": -3, "b": "x", "c": {"d": true}, "e": "blue"})");
   JsonReader r(j, "f.json");
-  EXPECT_EQ(message([&] { r.get_int("a", 1); }), "f.json: field 'a': value -3 is out of range; must be >= 1");
-  EXPECT_EQ(message([&] { r.get_int("b", 1); }), "f.json: field 'b': expected an integer, got a string (\"x\")");
-  EXPECT_EQ(message([&] { r.get_int("zz", 1); }), "f.json: field 'zz': missing (required)");
-  EXPECT_EQ(message([&] { r.child("c").get_number("d", 0.0); }),
+  EXPECT_EQ(testing::input_error_message([&] { r.get_int("a", 1); }), "f.json: field 'a': value -3 is out of range; must be >= 1");
+  EXPECT_EQ(testing::input_error_message([&] { r.get_int("b", 1); }), "f.json: field 'b': expected an integer, got a string (\"x\")");
+  EXPECT_EQ(testing::input_error_message([&] { r.get_int("zz", 1); }), "f.json: field 'zz': missing (required)");
+  EXPECT_EQ(testing::input_error_message([&] { r.child("c").get_number("d", 0.0); }),
             "f.json: field 'c.d': expected a number, got a boolean (true)");
-  EXPECT_EQ(message([&] { r.get_enum("e", {"red", "green"}); }),
+  EXPECT_EQ(testing::input_error_message([&] { r.get_enum("e", {"red", "green"}); }),
             "f.json: field 'e': value 'blue' is not allowed; allowed: 'red', 'green'");
 }
 
@@ -49,15 +42,15 @@ TEST(ClusterJson, RoundTripOfEveryPreset) {
 TEST(ClusterJson, IncompleteAndUnknownFields) {
   Json j = cluster_to_json(resolve_cluster("h100-sxm"));
   j["device"].erase("memory_gib");
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(j, "node.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(j, "node.json")); }),
             "node.json: field 'device.memory_gib': missing (required)");
   j = cluster_to_json(resolve_cluster("h100-sxm"));
   j["intra_node"]["bandwidth"] = 3;
-  EXPECT_NE(message([&] { cluster_from_json(JsonReader(j, "node.json")); }).find("field 'intra_node.bandwidth': unknown field"),
+  EXPECT_NE(testing::input_error_message([&] { cluster_from_json(JsonReader(j, "node.json")); }).find("field 'intra_node.bandwidth': unknown field"),
             std::string::npos);
   j = cluster_to_json(resolve_cluster("h100-sxm"));
   j["efficiency"]["gemm"] = 1.5;
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(j, "node.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(j, "node.json")); }),
             "node.json: field 'efficiency.gemm': must be in (0, 1], got 1.500000");
 }
 
@@ -89,20 +82,20 @@ TEST(ClusterJson, CalibratedCollectiveTable) {
 
   Json bad = j;
   bad["collectives"][1]["kind"] = "broadcast";
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
             "profile.json: field 'collectives[1].kind': value 'broadcast' is not allowed; allowed: 'all_gather', "
             "'reduce_scatter', 'all_reduce'");
   bad = j;
   bad["collectives"][0]["bw_GBps"] = 0;
-  EXPECT_NE(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].bw_GBps'"),
+  EXPECT_NE(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].bw_GBps'"),
             std::string::npos);
   bad = j;
   bad["collectives"] = Json::object();
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
             "profile.json: field 'collectives': expected an array of objects, got an object");
   bad = j;
   bad["collectives"][1] = bad["collectives"][0];
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
             "profile.json: field 'collectives[1].kind': a second entry for all_reduce group_size 4 stride 1");
 }
 
@@ -119,17 +112,17 @@ TEST(ClusterJson, EntriesAfterDifferentComputeAreOneGroupEach) {
   EXPECT_DOUBLE_EQ(again["collectives"][1]["after_compute_us"].get<double>(), 3500.0);
   Json bad = j;
   bad["collectives"][1]["after_compute_us"] = 0;
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
             "profile.json: field 'collectives[1].after_compute_us': a second entry for all_reduce group_size 2 stride 1 "
             "after_compute_us 0.000000");
   bad = j;
   bad["collectives"][1].erase("after_compute_us");
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
             "profile.json: field 'collectives[1].after_compute_us': given for some entries of all_reduce group_size 2 "
             "stride 1 but not all: give it on every entry of a group or on none");
   bad = j;
   bad["collectives"][0]["after_compute_us"] = -1;
-  EXPECT_NE(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].after_compute_us'"),
+  EXPECT_NE(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].after_compute_us'"),
             std::string::npos);
 }
 
@@ -146,11 +139,11 @@ TEST(ClusterJson, HiddenFractionIsOptionalAndBounded) {
   EXPECT_FALSE(again["collectives"][1].contains("hidden_fraction"));
   Json bad = j;
   bad["collectives"][0]["hidden_fraction"] = 1.5;
-  EXPECT_EQ(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
+  EXPECT_EQ(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }),
             "profile.json: field 'collectives[0].hidden_fraction': must be between 0 and 1 (the fraction of the "
             "collective hidden behind compute), got 1.500000");
   bad["collectives"][0]["hidden_fraction"] = -0.5;
-  EXPECT_NE(message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].hidden_fraction'"),
+  EXPECT_NE(testing::input_error_message([&] { cluster_from_json(JsonReader(bad, "profile.json")); }).find("'collectives[0].hidden_fraction'"),
             std::string::npos);
 }
 
