@@ -85,6 +85,12 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
                     "TP plan: on shards the token embedding by vocabulary rows (torchtitan); off replicates it on "
                     "every TP rank",
                     false);
+  cmd->add_option("--tp-input-gather", o->tp_input_gather,
+                  "TP plan: how colwise Linears get their input: shared (one PrepareModuleInput per attention / "
+                  "feed-forward: torchtitan, Lightning's example) or per-linear (each ColwiseParallel gathers its "
+                  "own input, one collective per Linear: KempnerForge)")
+      ->check(CLI::IsMember(tp_input_gather_names()))
+      ->capture_default_str();
 }
 
 CLI::Option* add_output_option(CLI::App* cmd, std::string* path, const std::string& help) {
@@ -163,6 +169,7 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.loss_dtype = loss_dtype_from_string(o.loss_dtype, "--loss-dtype", "");
   s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
   s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
+  s.training.tp_plan.gather_per_linear = o.tp_input_gather == "per-linear";
   if (!s.cluster.device.bf16 && s.training.precision != Precision::fp32) {
     const std::string why = "'" + s.cluster.device.name + "' has no bfloat16";
     if (!o.precision.empty())

@@ -29,6 +29,13 @@ struct TpPlanOptions {
   bool shard_embedding = true;  // tok_embeddings RowwiseParallel (vocab-sharded); false: replicated
   bool loss_parallel = true;    // logits stay vocab-sharded and the loss is vocab-parallel; false:
                                 // the logits are all-gathered to the full vocabulary on every TP rank
+  // How a sub-layer's colwise Linears get their replicated input. false (torchtitan, Lightning's
+  // example, the executor): one PrepareModuleInput on the attention / feed-forward module gathers
+  // it once (one all-gather under SP; one backward all-reduce without SP) and wq/wk/wv (w1/w3)
+  // share it. true (KempnerForge): each ColwiseParallel(input_layouts=Shard(1)) redistributes its
+  // own input, so each colwise Linear pays its own all-gather forward and reduce-scatter (or
+  // all-reduce without SP) backward, and saves its own gathered copy.
+  bool gather_per_linear = false;
 };
 
 // {w1: colwise, w2: rowwise, w3: colwise} for the FeedForward; for the Llama decoder q/k/v

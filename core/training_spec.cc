@@ -17,6 +17,10 @@ const std::vector<std::string>& loss_dtype_names() {
   static const std::vector<std::string> v{"fp32", "compute"};
   return v;
 }
+const std::vector<std::string>& tp_input_gather_names() {
+  static const std::vector<std::string> v{"shared", "per-linear"};
+  return v;
+}
 const std::vector<std::string>& ac_names() {
   static const std::vector<std::string> v{"none", "selective", "full"};
   return v;
@@ -85,13 +89,14 @@ Json training_to_json(const TrainingSpec& t) {
   if (t.loss_dtype != LossDtype::fp32) j["loss_dtype"] = to_string(t.loss_dtype);
   if (!t.tp_plan.loss_parallel) j["loss_parallel"] = false;
   if (!t.tp_plan.shard_embedding) j["shard_embedding"] = false;
+  if (t.tp_plan.gather_per_linear) j["tp_input_gather"] = "per-linear";
   return j;
 }
 
 TrainingSpec training_from_json(const JsonReader& r) {
   r.reject_unknown_keys(
       {"seq_len", "global_batch", "precision", "reduce_dtype", "loss_dtype", "loss_parallel", "shard_embedding",
-       "compiled"});
+       "tp_input_gather", "compiled"});
   TrainingSpec t;
   t.seq_len = r.get_int_in("seq_len", 1, limits::kMaxSeqLen);
   t.global_batch = r.get_int_in("global_batch", 1, limits::kMaxBatch);
@@ -103,6 +108,7 @@ TrainingSpec training_from_json(const JsonReader& r) {
                                         r.field_path("loss_dtype"));
   t.tp_plan.loss_parallel = r.get_bool("loss_parallel", true);
   t.tp_plan.shard_embedding = r.get_bool("shard_embedding", true);
+  t.tp_plan.gather_per_linear = r.get_enum("tp_input_gather", tp_input_gather_names(), "shared") == "per-linear";
   t.compiled = r.get_bool("compiled", false);
   return t;
 }

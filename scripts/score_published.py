@@ -86,8 +86,15 @@ ASSUMPTIONS = {
                          "parallelism.py, read at a later commit than the row's): --loss-parallel off",
     "kf-tp-plan": "KempnerForge's TP plan (kempnerforge/distributed/tensor_parallel.py, read at a later "
                   "commit than the row's) keeps the token embedding replicated and gathers the output head's "
-                  "logits to the full vocabulary for the loss (no loss parallel): --loss-parallel off "
-                  "--shard-embedding off",
+                  "logits to the full vocabulary for the loss (no loss parallel), and gives each colwise Linear "
+                  "its own ColwiseParallel(input_layouts=Shard(1)) with no PrepareModuleInput, so each of "
+                  "q/k/v_proj and gate/up_proj all-gathers its own input (and reduce-scatters its input "
+                  "gradient): --loss-parallel off --shard-embedding off --tp-input-gather per-linear",
+    "kf-nics": "KempnerForge's 4-GPU H200 nodes (Kempner cluster, kempner_h200 partition, non-blocking "
+               "NDR 400 Gb/s InfiniBand) are priced with two 400 Gb/s NICs per node, 25 GB/s per GPU. No source "
+               "states the NIC count. It is the only whole NIC count the inter-node rows agree with: one NIC per "
+               "GPU (50 GB/s) puts the 8 inter-node KF rows at +3..+45%, one NIC per node (12.5 GB/s) at "
+               "-7..-47% (docs/published-scorecard.md, \"Inter-node bandwidth of the KF rows\")",
     "kf-loss": "KempnerForge's loss (kempnerforge/training/loss.py cross_entropy, model/embedding.py "
                "OutputHead, training/loop.py text_step, read at later commits than the rows') is "
                "F.cross_entropy on the output head's bf16 logits, with no .float() and the logits kept by the "
@@ -391,8 +398,10 @@ def decide(row, preset_gpn):
         # The row's nodes hold another number of GPUs: a cluster file with its node size. Four
         # SXM GPUs per node are an HGX 4-GPU board, which has no NVSwitch.
         mesh = g == 4 and pg == 8 and preset in SXM_SWITCH_PRESETS and "gpu-not-stated" not in row.assumptions
-        row.cluster_derive = (preset, g, mesh)
-        row.assume("node-size", *(["hgx-4gpu-mesh"] if mesh else []))
+        # KempnerForge's inter-node bandwidth per GPU: two NICs per 4-GPU node (assumption kf-nics).
+        nic_GBps = 25.0 if row.id.startswith("KF-") and G > g else None
+        row.cluster_derive = (preset, g, mesh, nic_GBps)
+        row.assume("node-size", *(["hgx-4gpu-mesh"] if mesh else []), *(["kf-nics"] if nic_GBps else []))
         cluster = ["--cluster", "{cluster}"] + (["--nodes", str(G // g)] if G >= g else ["--gpus", str(G)])
     else:
         row.reasons.append("gpus_total %d is not a whole number of %d-GPU nodes" % (G, g))
@@ -412,7 +421,7 @@ def decide(row, preset_gpn):
     if "logits-replicated" in row.assumptions or "kf-tp-plan" in row.assumptions:
         extra += ["--loss-parallel", "off"]
     if "kf-tp-plan" in row.assumptions:
-        extra += ["--shard-embedding", "off"]
+        extra += ["--shard-embedding", "off", "--tp-input-gather", "per-linear"]
     if "kf-loss" in row.assumptions:
         extra += ["--loss-dtype", "compute"]
     grad_sync = "last" if re.search(r"set_requires_gradient_sync\(False\)", r["notes"]) else "every"
@@ -509,14 +518,20 @@ def score(planner, csv_path, work_dir):
             f.write("\n")
         cluster_path = None
         if row.cluster_derive:
-            preset, g, mesh = row.cluster_derive
-            c = dict(preset_json[preset])
+            preset, g, mesh, nic_GBps = row.cluster_derive
+            c = json.loads(json.dumps(preset_json[preset]))  # a deep copy: inter_node may change
             c["gpus_per_node"] = g
             c["name"] = "%s, %d GPUs per node" % (preset, g)
             if mesh:
                 c["intra_node_fabric"] = "mesh"
                 c["name"] += ", NVLink mesh"
-            cluster_path = os.path.join(work_dir, "%s-%dgpn%s.cluster.json" % (preset, g, "-mesh" if mesh else ""))
+                c["intra_node"]["name"] = c["intra_node"]["name"].replace("(NVSwitch)", "(mesh)")
+            if nic_GBps:
+                c["inter_node"]["bw_GBps"] = nic_GBps
+                c["inter_node"]["name"] = "NDR InfiniBand 400 Gb/s, 2 NICs per %d-GPU node" % g
+                c["name"] += ", 2 NICs"
+            cluster_path = os.path.join(work_dir, "%s-%dgpn%s%s.cluster.json" %
+                                        (preset, g, "-mesh" if mesh else "", "-2nic" if nic_GBps else ""))
             with open(cluster_path, "w") as f:
                 json.dump(c, f, indent=2, sort_keys=True)
                 f.write("\n")

@@ -8,12 +8,17 @@ namespace planner {
 // Norms: fused (torch.compile) saves the input and rstd; eager RMSNorm (torchtitan's
 // x.float() * rsqrt(mean(x^2) + eps), then .type_as(x) * weight) saves the fp32 input, rstd and
 // the normalized tensor in the compute dtype.
-ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms) {
+ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms,
+                           bool gather_per_linear) {
   ActTable t;
+  // Under SP a shared PrepareModuleInput gathers a sub-layer's input once; per-Linear input layouts
+  // gather (and save) one copy per colwise Linear: 3 for wq/wk/wv, 2 for w1/w3. Without SP the
+  // replicated input is one tensor whatever the plan.
+  const bool copies = gather_per_linear && d.sp;
   const double c = d.c;
   const double sp_div = d.h / d.hs;  // tp under SP, else 1
   if (m.kind == ModelKind::feedforward) {
-    t.add("x (w1/w3 input)", c * d.h, true);
+    t.add(copies ? "x (w1/w3 inputs, 2 all-gathered copies)" : "x (w1/w3 input)", (copies ? 2.0 : 1.0) * c * d.h, true);
     t.add("w1 out (silu input)", c * d.f, true);
     t.add("w3 out", c * d.f, true);
     t.add("silu out", c * d.f, false);
@@ -28,7 +33,11 @@ ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor 
   }
   t.add("attention_norm rstd", 4.0 / sp_div, true);
   if (!fused_norms) t.add("attention_norm x*rstd (eager)", c * d.hs, false);
-  t.add(d.sp ? "wq/wk/wv input (norm out, all-gathered)" : "wq/wk/wv input (norm out)", c * d.h, false);
+  if (copies) {
+    t.add("wq/wk/wv inputs (norm out, 3 all-gathered copies)", 3.0 * c * d.h, false);
+  } else {
+    t.add(d.sp ? "wq/wk/wv input (norm out, all-gathered)" : "wq/wk/wv input (norm out)", c * d.h, false);
+  }
   t.add("q (rotated)", c * d.q, true);
   // GQA's k/v are expanded to every head before attention, composed or fused (torchtitan's
   // repeat_kv before SDPA, as the executor does): attention saves the expanded copies. Measured on
@@ -49,7 +58,11 @@ ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor 
   }
   t.add("ffn_norm rstd", 4.0 / sp_div, true);
   if (!fused_norms) t.add("ffn_norm x*rstd (eager)", c * d.hs, false);
-  t.add(d.sp ? "w1/w3 input (norm out, all-gathered)" : "w1/w3 input (norm out)", c * d.h, false);
+  if (copies) {
+    t.add("w1/w3 inputs (norm out, 2 all-gathered copies)", 2.0 * c * d.h, false);
+  } else {
+    t.add(d.sp ? "w1/w3 input (norm out, all-gathered)" : "w1/w3 input (norm out)", c * d.h, false);
+  }
   t.add("w1 out (silu input)", c * d.f, true);
   t.add("w3 out", c * d.f, true);
   t.add("silu out", c * d.f, false);
@@ -105,7 +118,8 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     mem.comm_buffers_bytes = 0;
   }
 
-  const ActTable acts = block_activations(model, d, runtime.kernels, training.compiled);
+  const ActTable acts =
+      block_activations(model, d, runtime.kernels, training.compiled, training.tp_plan.gather_per_linear);
   double kept_per_token = 0, recomputed_per_token = 0;
   for (int i = 0; i < acts.n; ++i) {
     const auto& it = acts.items[i];
@@ -338,10 +352,10 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
 }
 
 std::vector<ActivationLine> activation_lines(const ModelSpec& m, const Plan& p, const PlanShape& s, KernelFlavor k,
-                                             bool fused_norms, double* kept_bytes_per_layer) {
+                                             bool fused_norms, bool gather_per_linear, double* kept_bytes_per_layer) {
   std::vector<ActivationLine> out;
   double kept_bytes = 0;
-  const ActTable acts = block_activations(m, s.d, k, fused_norms);
+  const ActTable acts = block_activations(m, s.d, k, fused_norms, gather_per_linear);
   const double T = s.tokens_d;
   if (p.ac == ActivationCheckpointing::full) {
     const double input = s.bytes.compute * (s.llama ? s.d.hs : s.d.h);

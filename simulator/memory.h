@@ -33,7 +33,9 @@ struct ActTable {
   int n = 0;
   void add(const char* name, double b, bool sel) { items[n++] = {name, b, sel}; }
 };
-ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms);
+// gather_per_linear (TpPlanOptions): under SP each colwise Linear saves its own all-gathered input.
+ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms,
+                           bool gather_per_linear = false);
 
 // One tensor saved for backward, per layer, at this plan (for reports).
 struct ActivationLine {
@@ -44,7 +46,7 @@ struct ActivationLine {
 // The table of one block at this plan, with the full-checkpointing input line first when it
 // applies; *kept_bytes_per_layer: the kept lines times the micro-batch's tokens.
 std::vector<ActivationLine> activation_lines(const ModelSpec& m, const Plan& p, const PlanShape& s, KernelFlavor k,
-                                             bool fused_norms, double* kept_bytes_per_layer);
+                                             bool fused_norms, bool gather_per_linear, double* kept_bytes_per_layer);
 
 // The memory lines of one plan and its peak (MemoryBreakdown::peak_allocated_bytes), plus the
 // allocator's reserve, the runtime's own reserve and the capacity.

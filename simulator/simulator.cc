@@ -204,7 +204,8 @@ SimulationDetail Simulator::detail(const Plan& plan) const {
     out.params.push_back(pl);
   }
   const PlanShape ps = plan_shape(model_, training_, plan, shapes(plan.tp));
-  out.activations = activation_lines(model_, plan, ps, runtime_.kernels, training_.compiled, &out.activation_bytes_per_layer);
+  out.activations = activation_lines(model_, plan, ps, runtime_.kernels, training_.compiled,
+                                     training_.tp_plan.gather_per_linear, &out.activation_bytes_per_layer);
   return out;
 }
 

@@ -188,21 +188,31 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   // after a unit's forward, a reduce after a unit's backward; the loss's second and third
   // all-reduces, the norm-weight gradient all-reduces and an SP all-gather before a sub-layer
   // after almost none (0: the shortest phase measured).
+  // Colwise inputs (TpPlanOptions::gather_per_linear): one gather per sub-layer, or one per colwise
+  // Linear (wq/wk/wv: 3, w1/w3: 2). Each gather's backward is a reduce-scatter of the input's
+  // partial gradient (an all-reduce without SP, where the forward needs no collective).
+  const bool per_linear = training.tp_plan.gather_per_linear;
+  const double g_attn = per_linear ? 3.0 : 1.0, g_ffn = per_linear ? 2.0 : 1.0;
   if (llama) {
     const double fwd_gap = blk.fwd_s / 2.0, bwd_gap = blk.bwd_s / 2.0;
-    // TP: two sub-layers, each an all-reduce (or all-gather + reduce-scatter under SP) forward and
-    // the same backward for the input gradient of the colwise layers.
-    auto sub = [&](double gap) {
-      return sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, gap) : tp_all_reduce(act_ar_bytes, gap);
+    // TP: two sub-layers. Forward: the colwise input's gather(s) and the rowwise output's
+    // reduce-scatter under SP, or the rowwise output's all-reduce without. Backward: the mirror:
+    // the rowwise output gradient's all-gather and the colwise input gradients' reduce-scatters
+    // under SP, or the colwise input gradients' all-reduces without.
+    auto sub_fwd = [&](double g, double gap) {
+      return sp ? g * tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, gap) : tp_all_reduce(act_ar_bytes, gap);
     };
-    blk.fwd_tp_s = 2.0 * sub(fwd_gap);
+    auto sub_bwd = [&](double g, double gap) {
+      return sp ? tp_all_gather(act_bytes, 0.0) + g * tp_reduce_scatter(act_bytes, gap) : g * tp_all_reduce(act_ar_bytes, gap);
+    };
+    blk.fwd_tp_s = sub_fwd(g_attn, fwd_gap) + sub_fwd(g_ffn, fwd_gap);
     // Under SP each TP rank normalizes only its tokens: the two norm weights' gradients are
     // partial sums, all-reduced over the TP group (h elements each).
-    blk.bwd_tp_s = 2.0 * sub(bwd_gap) + (sp ? 2.0 * tp_all_reduce(d.h * ar_c, 0.0) : 0.0);
+    blk.bwd_tp_s = sub_bwd(g_attn, bwd_gap) + sub_bwd(g_ffn, bwd_gap) + (sp ? 2.0 * tp_all_reduce(d.h * ar_c, 0.0) : 0.0);
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_tp_s = blk.fwd_tp_s;
     } else if (plan.ac == ActivationCheckpointing::selective) {
-      blk.recompute_tp_s = sp ? 2.0 * tp_all_gather(act_bytes, 0.0) : 0.0;  // the norm outputs again
+      blk.recompute_tp_s = sp ? (g_attn + g_ffn) * tp_all_gather(act_bytes, 0.0) : 0.0;  // the norm outputs again
     }
     // A vocab-sharded embedding's output is a partial sum over the TP group; a replicated one is
     // whole on every rank (under SP each keeps its slice of the sequence: no collective).
@@ -222,7 +232,7 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   } else {
     // FeedForward: x needs no gradient (it is the data), so w1/w3 skip dgrad and the colwise
     // input's backward all-reduce does not exist.
-    blk.fwd_tp_s = sp ? tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, blk.fwd_s)
+    blk.fwd_tp_s = sp ? g_ffn * tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, blk.fwd_s)
                       : tp_all_reduce(act_ar_bytes, blk.fwd_s);
     blk.bwd_tp_s = sp ? tp_all_gather(act_bytes, post.bwd_s) : 0.0;
     if (plan.ac == ActivationCheckpointing::full) blk.recompute_tp_s = blk.fwd_tp_s;
