@@ -48,6 +48,9 @@ std::vector<std::string> torchtitan_warnings(const Plan& p, const TrainingSpec& 
                 "(the plan was priced with one reduce-scatter per step)");
   if (!t.tp_plan.shard_embedding && p.tp > 1)
     w.push_back("shard_embedding=off cannot be expressed: torchtitan always shards tok_embeddings by vocabulary rows");
+  if (t.tp_plan.gather_per_linear && p.tp > 1)
+    w.push_back("tp_input_gather=per-linear cannot be expressed: torchtitan gathers a sub-layer's input once "
+                "(PrepareModuleInput), so the run has fewer TP collectives than were priced");
   if (reduces_in_bf16(t))
     w.push_back("reduce dtype bf16 cannot be expressed: training.mixed_precision_reduce accepts only \"float32\"");
   if (t.precision == Precision::bf16_mixed && p.dp == 1 && p.tp > 1)
@@ -146,6 +149,9 @@ Export lightning_export(const Plan& p, const TrainingSpec& t, const ModelSpec& m
                          std::to_string(ga));
   const bool llama = m.kind == ModelKind::llama;
   const bool sp = p.sequence_parallel && p.tp > 1;
+  if (t.tp_plan.gather_per_linear && p.tp > 1)
+    e.warnings.push_back("tp_input_gather=per-linear: the script gathers a sub-layer's input once (PrepareModuleInput), "
+                         "so the run has fewer TP collectives than were priced");
   std::ostringstream os;
   os << "# " << kLightning << "\n" << header_comment(p, t, "#");
   os << "# Run on each of the " << num_nodes << " node(s): python train.py (Lightning starts " << gpus_per_node

@@ -232,7 +232,10 @@ std::string memory_table(const MemoryBreakdown& m) {
   line("+ runtime (CUDA/NCCL)", m.runtime_reserved_bytes, "not tensors");
   char buf[200];
   std::snprintf(buf, sizeof buf, "  %-26s %12s of %s: %s\n", "= total", format_bytes_gib(m.total_bytes()).c_str(),
-                format_bytes_gib(m.capacity_bytes).c_str(), m.fits() ? "fits" : "DOES NOT FIT");
+                format_bytes_gib(m.capacity_bytes).c_str(),
+                m.tight() ? "TIGHT (fits only if the allocator releases its cache: cudaMalloc retries, or "
+                            "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True)"
+                          : (m.fits() ? "fits" : "DOES NOT FIT"));
   os << buf;
   return os.str();
 }

@@ -17,6 +17,9 @@ std::vector<int64_t> divisors(int64_t n) {
 }
 
 bool better(const Candidate& a, const Candidate& b) {
+  // A plan that fits only without the allocator reserve ranks after every plan that fits with it.
+  const bool tight_a = a.prediction.memory.tight(), tight_b = b.prediction.memory.tight();
+  if (tight_a != tight_b) return tight_b;
   const double ta = a.prediction.throughput.tokens_per_s, tb = b.prediction.throughput.tokens_per_s;
   if (ta != tb) return ta > tb;
   return a.prediction.memory.total_bytes() < b.prediction.memory.total_bytes();

@@ -84,7 +84,8 @@ std::string memory_chart(const std::string& title, const LabelledCandidates& ite
       b.values.push_back(bytes_to_gib(m.*l.bytes));
       b.tips.push_back(label + " - " + l.label + ": " + fmt_gib(m.*l.bytes) + " (" + l.note + ")");
     }
-    b.annotation = fmt_gib(m.total_bytes()) + (m.fits() ? "" : "  DOES NOT FIT") + "  \xC2\xB7 " + knobs_label(c.plan);
+    b.annotation = fmt_gib(m.total_bytes()) + (m.tight() ? "  TIGHT" : m.fits() ? "" : "  DOES NOT FIT") + "  \xC2\xB7 " +
+                   knobs_label(c.plan);
     b.muted = !m.fits();
     b.highlight = i < highlight.size() && highlight[i];
     cap = std::max(cap, m.capacity_bytes);

@@ -31,7 +31,9 @@ std::string memory_table_html(const MemoryBreakdown& m) {
   }
   t.rows.push_back({"= total", fmt_gib(m.total_bytes()), fmt_count(m.total_bytes()),
                     "of " + fmt_gib(m.capacity_bytes) + ": " +
-                        (m.fits() ? "<span class=\"ok\">fits</span>" : "<span class=\"fail\">does not fit</span>")});
+                        (m.tight() ? "<span class=\"fail\">tight: fits only without the allocator reserve</span>"
+                                   : m.fits() ? "<span class=\"ok\">fits</span>"
+                                              : "<span class=\"fail\">does not fit</span>")});
   t.row_classes.push_back("best");
   return render_table(t);
 }

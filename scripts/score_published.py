@@ -44,6 +44,7 @@ GIB = float(1 << 30)
 SOURCES = [
     ("TTH100-", "torchtitan H100 (Dec 2024)"),
     ("TTA100-", "torchtitan A100 (mid-2024)"),
+    ("KF-WS-", "KempnerForge weak scaling (held out)"),
     ("KF-", "KempnerForge H200"),
     ("MEG21-", "Megatron-LM 2021"),
     ("MEG22-", "Megatron-LM 2022"),
@@ -295,6 +296,7 @@ class Row:
         self.assumptions = []   # codes into ASSUMPTIONS
         self.args = None        # planner simulate arguments (model/cluster files as placeholders)
         self.model_json = None
+        self.tight = False  # feasible only without the allocator reserve
         self.cluster_derive = None  # (preset, gpus_per_node) when a cluster file is needed
         self.gpus = to_int(raw["gpus_total"])
         self.status = None      # ok | infeasible | not expressible | error
@@ -551,6 +553,8 @@ def score(planner, csv_path, work_dir):
         row.status = "ok" if pred["feasible"] else "infeasible"
         if not pred["feasible"]:
             row.detail = "%s: %s" % (pred.get("limit", "?"), pred.get("reason", ""))
+        # Feasible, but only if the caching allocator gives back its reserve (memory.tight).
+        row.tight = bool(pred.get("memory", {}).get("tight"))
         compare(row, pred)
     rows.sort(key=lambda r: (r.source, r.id))
     return rows
@@ -615,7 +619,7 @@ def print_report(rows, summary, show_commands):
     for r in rows:
         unit = "tokens/s/GPU" if r.metric == "throughput_total" else r.unit
         if r.status in ("ok", "infeasible"):
-            status = "ok" if r.status == "ok" else "INFEASIBLE: " + r.detail
+            status = ("tight" if r.tight else "ok") if r.status == "ok" else "INFEASIBLE: " + r.detail
             if r.assumptions:
                 status += "  [" + ", ".join(r.assumptions) + "]"
             err = "%+.1f%%" % (100 * r.error) if r.error is not None else "-"
@@ -683,6 +687,8 @@ def print_markdown(rows, summary):
             err = "%+.1f%%" % (100 * r.error)
             if r.status == "infeasible":
                 err += " (called infeasible: %s)" % r.detail
+            elif r.tight:
+                err += " (tight: fits only without the allocator reserve)"
             out.append("| %s | %s | %s | %s %s | %s | %s | %s |" % (
                 r.id, r.conf, r.metric, fmt_num(r.measured), unit, fmt_num(r.predicted), err,
                 ", ".join(r.assumptions)))

@@ -29,7 +29,14 @@ struct MemoryBreakdown {
   // end", ...), or "start of backward" where the lines are summed (the FeedForward under fsdp2).
   const char* peak_at = "start of backward";
   double total_bytes() const { return peak_allocated_bytes + allocator_reserve_bytes + runtime_reserved_bytes; }
-  bool fits() const { return total_bytes() <= capacity_bytes; }
+  // What must fit: the tensors at the peak and the runtime. The allocator reserve is what the
+  // caching allocator usually holds on top (max_memory_reserved); when the device runs short, a
+  // failed cudaMalloc makes it release its cached blocks and retry, so a plan that fits without the
+  // reserve runs, with slower steps while it retries (or none with expandable_segments). Such a plan
+  // is feasible but `tight`: reported as such and ranked after plans that fit with the reserve.
+  double required_bytes() const { return peak_allocated_bytes + runtime_reserved_bytes; }
+  bool fits() const { return required_bytes() <= capacity_bytes; }
+  bool tight() const { return fits() && total_bytes() > capacity_bytes; }
 };
 
 // Seconds per optimizer step (all micro-batches plus the optimizer).
@@ -70,7 +77,7 @@ struct Candidate {
   Plan plan;
   Limit limit = Limit::none;   // none: feasible
   std::string reason;          // "" when feasible
-  double memory_excess_bytes = 0;  // > 0 when limit == memory
+  double memory_excess_bytes = 0;  // > 0 when limit == memory: required_bytes() - capacity
   Prediction prediction;       // filled when the plan is well formed (memory-infeasible included)
   bool feasible() const { return limit == Limit::none; }
 };

@@ -69,7 +69,8 @@ Json memory_to_json(const MemoryBreakdown& m) {
               {"runtime_reserved_bytes", m.runtime_reserved_bytes},
               {"total_bytes", m.total_bytes()},
               {"capacity_bytes", m.capacity_bytes},
-              {"fits", m.fits()}};
+              {"fits", m.fits()},
+              {"tight", m.tight()}};
 }
 
 MemoryBreakdown memory_from_json(const JsonReader& r) {
@@ -92,7 +93,8 @@ MemoryBreakdown memory_from_json(const JsonReader& r) {
                 "peak_allocated_bytes + allocator_reserve_bytes + runtime_reserved_bytes");
   if (r.has("fits") && r.get_bool("fits") != m.fits())
     throw InputError(r.file(), r.field_path("fits"),
-                     std::string("is ") + (m.fits() ? "false" : "true") + " but total_bytes " + num_text(m.total_bytes()) +
+                     std::string("is ") + (m.fits() ? "false" : "true") +
+                         " but peak_allocated_bytes + runtime_reserved_bytes " + num_text(m.required_bytes()) +
                          (m.fits() ? " <= " : " > ") + "capacity_bytes " + num_text(m.capacity_bytes));
   return m;
 }
@@ -174,7 +176,7 @@ Candidate candidate_from_json(const JsonReader& r) {
   c.prediction.memory = memory_from_json(r.child("memory"));
   c.prediction.time = time_from_json(r.child("time"));
   if (r.has("throughput")) c.prediction.throughput = throughput_from_json(r.child("throughput"));
-  if (c.limit == Limit::memory) c.memory_excess_bytes = c.prediction.memory.total_bytes() - c.prediction.memory.capacity_bytes;
+  if (c.limit == Limit::memory) c.memory_excess_bytes = c.prediction.memory.required_bytes() - c.prediction.memory.capacity_bytes;
   return c;
 }
 

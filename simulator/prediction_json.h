@@ -32,7 +32,7 @@ Throughput throughput_from_json(const JsonReader& r);
 bool has_prediction(const Candidate& c);
 
 // {"plan", "feasible", "limit", "reason" (infeasible only), and when has_prediction(c): "memory",
-// "time", "throughput"}. memory_excess_bytes is not written (it is total - capacity).
+// "time", "throughput"}. memory_excess_bytes is not written (it is required - capacity).
 Json candidate_to_json(const Candidate& c);
 // "limit" defaults to "none" for a feasible candidate; "throughput" to zeros. memory_excess_bytes
 // is recomputed for a memory-infeasible one.

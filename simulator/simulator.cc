@@ -155,7 +155,7 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
 
   if (!mem.fits()) {
     cand.limit = Limit::memory;
-    cand.memory_excess_bytes = mem.total_bytes() - mem.capacity_bytes;
+    cand.memory_excess_bytes = mem.required_bytes() - mem.capacity_bytes;
     if (!explain) return cand;
     struct Line {
       const char* name;
@@ -166,8 +166,9 @@ Candidate Simulator::evaluate_impl(const Plan& plan, std::vector<TraceEvent>* tr
                  {"logits/loss", mem.logits_bytes},          {"comm buffers", mem.comm_buffers_bytes}};
     std::sort(std::begin(lines), std::end(lines), [](const Line& a, const Line& b) { return a.bytes > b.bytes; });
     std::snprintf(buf, sizeof buf,
-                  "memory %.1f GiB > %.1f GiB (over by %.1f GiB): %s %.1f GiB, %s %.1f GiB at micro_batch %lld, ac %s",
-                  bytes_to_gib(mem.total_bytes()), bytes_to_gib(mem.capacity_bytes),
+                  "memory %.1f GiB > %.1f GiB (over by %.1f GiB, before the allocator reserve): %s %.1f GiB, %s %.1f "
+                  "GiB at micro_batch %lld, ac %s",
+                  bytes_to_gib(mem.required_bytes()), bytes_to_gib(mem.capacity_bytes),
                   bytes_to_gib(cand.memory_excess_bytes), lines[0].name, bytes_to_gib(lines[0].bytes), lines[1].name,
                   bytes_to_gib(lines[1].bytes), (long long)plan.micro_batch, to_string(plan.ac).c_str());
     cand.reason = buf;

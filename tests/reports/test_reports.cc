@@ -213,7 +213,7 @@ TEST(PredictionJson, OlderDocumentsReadAndInconsistentOnesAreRefused) {
   bad = plan["splits"][2]["rejected"];
   ASSERT_EQ(bad["limit"], "memory");
   bad["memory"]["fits"] = true;
-  EXPECT_NE(message(bad).find("field 'memory.fits': is true but total_bytes"), std::string::npos) << message(bad);
+  EXPECT_NE(message(bad).find("field 'memory.fits': is true but peak_allocated_bytes + runtime_reserved_bytes"), std::string::npos) << message(bad);
   bad = plan["splits"][2]["rejected"];
   bad["feasible"] = true;
   EXPECT_NE(message(bad).find("field 'feasible': is true but limit is 'memory'"), std::string::npos) << message(bad);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "planner/search.h"
 #include "simulator/simulator.h"
 #include "support/simulators.h"
 #include "topology/cluster_presets.h"
@@ -275,6 +276,54 @@ TEST(Memory, TheVocabularyEndsOfTheTpPlan) {
   EXPECT_EQ(replicated.master_params_bytes - gathered.master_params_bytes, 4 * half_embedding);
   EXPECT_EQ(replicated.grads_bytes - gathered.grads_bytes, 4 * half_embedding);
   EXPECT_EQ(replicated.optimizer_bytes - gathered.optimizer_bytes, 8 * half_embedding);
+}
+
+// Per-Linear input gathers under SP (TpPlanOptions::gather_per_linear): wq, wk and wv each save
+// their own gathered copy of the norm's output, w1 and w3 theirs: 3 more residual-stream tensors
+// per layer, 1024 tokens x 4096 x 2 B each. Without SP the replicated input is one tensor.
+TEST(Memory, PerLinearGathersSaveACopyPerColwiseLinear) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 2;
+  TrainingSpec t;
+  t.seq_len = 1024;
+  t.global_batch = 1;
+  Plan p;
+  p.tp = 2;
+  p.sequence_parallel = true;
+  const ModelSpec m = resolve_model("llama3-8b");
+  const double shared = Simulator(m, t, c).detail(p).activation_bytes_per_layer;
+  t.tp_plan.gather_per_linear = true;
+  const double per_linear = Simulator(m, t, c).detail(p).activation_bytes_per_layer;
+  EXPECT_EQ(per_linear - shared, 3.0 * 1024 * 4096 * 2);
+  p.sequence_parallel = false;
+  const double no_sp_per_linear = Simulator(m, t, c).detail(p).activation_bytes_per_layer;
+  t.tp_plan.gather_per_linear = false;
+  EXPECT_EQ(no_sp_per_linear, Simulator(m, t, c).detail(p).activation_bytes_per_layer);
+}
+
+// The allocator reserve is not a requirement: a plan whose peak + runtime fits but whose peak +
+// reserve + runtime does not is feasible and tight; one byte less of device memory than peak +
+// runtime makes it infeasible, over by that byte.
+TEST(Memory, APlanThatFitsOnlyWithoutTheAllocatorReserveIsTight) {
+  Simulator sim = testing::preset_simulator("llama3-8b", "h100-sxm", /*nodes=*/1, /*seq_len=*/8192, /*global_batch=*/8);
+  Plan p;
+  p.dp = 8;
+  const MemoryBreakdown m = sim.evaluate(p).prediction.memory;
+  ASSERT_GT(m.allocator_reserve_bytes, 0);
+  ClusterSpec c = sim.cluster();
+  c.device.memory_bytes = m.required_bytes() + m.allocator_reserve_bytes / 2;
+  Candidate tight = Simulator(sim.model(), sim.training(), c).evaluate(p);
+  EXPECT_TRUE(tight.feasible());
+  EXPECT_TRUE(tight.prediction.memory.tight());
+  c.device.memory_bytes = m.required_bytes() - 1;
+  Candidate over = Simulator(sim.model(), sim.training(), c).evaluate(p);
+  EXPECT_EQ(over.limit, Limit::memory);
+  EXPECT_NEAR(over.memory_excess_bytes, 1.0, 1e-3);
+  // Ranked after a plan that fits with the reserve, even a faster one.
+  Candidate roomy = sim.evaluate(p);
+  roomy.prediction.throughput.tokens_per_s = tight.prediction.throughput.tokens_per_s / 2;
+  EXPECT_TRUE(better(roomy, tight));
+  EXPECT_FALSE(better(tight, roomy));
 }
 
 TEST(Memory, OverCapacityIsAValueWithAReason) {

@@ -163,6 +163,40 @@ TEST(Timeline, TpAllReduceIsPricedAfterTheForwardBeforeIt) {
   EXPECT_NEAR(tb2.step_s - tb.step_s, 4 * 2 * 1000e-6 * fwd_s + 2 * 1000e-6, 1e-12);
 }
 
+// KempnerForge's TP plan gives each colwise Linear its own ColwiseParallel(input_layouts=Shard(1)):
+// under SP wq, wk and wv each all-gather the norm's output and w1 and w3 each gather theirs, and
+// each gather's backward reduce-scatters that Linear's input gradient. Against one shared gather
+// per sub-layer (torchtitan's PrepareModuleInput) that is 2 + 1 = 3 more all-gathers forward and
+// 3 more reduce-scatters backward per block, each of the residual stream: 1024 tokens x 4096 x
+// 2 B = 8 MiB. llama3-8b (32 blocks), tp 2 inside one H100 node, no AC, one micro-batch.
+TEST(Timeline, PerLinearInputGathersPayOneCollectivePerColwiseLinear) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  TrainingSpec t;
+  t.seq_len = 1024;
+  t.global_batch = 1;
+  Plan p;
+  p.dp = 1;
+  p.tp = 2;
+  p.sequence_parallel = true;
+  c.gpus_per_node = 2;
+  const ModelSpec m = resolve_model("llama3-8b");
+  const double shared_s = Simulator(m, t, c).evaluate(p).prediction.time.tp_comm_s;
+  t.tp_plan.gather_per_linear = true;
+  const double per_linear_s = Simulator(m, t, c).evaluate(p).prediction.time.tp_comm_s;
+  LinkSpec scratch;
+  const LinkSpec& link = collective_link(c, CollectiveKind::all_gather, 2, 1, &scratch);
+  const double act_bytes = 1024.0 * 4096 * 2;
+  const double per_block_s = 3 * all_gather_seconds(2, act_bytes, link) + 3 * reduce_scatter_seconds(2, act_bytes, link);
+  EXPECT_NEAR(per_linear_s - shared_s, 32 * per_block_s, 1e-12);
+  // Without SP the forward needs no gather; backward all-reduces each colwise Linear's input
+  // gradient: 3 + 2 instead of 1 + 1 all-reduces a block.
+  p.sequence_parallel = false;
+  const double per_linear_ar_s = Simulator(m, t, c).evaluate(p).prediction.time.tp_comm_s;
+  t.tp_plan.gather_per_linear = false;
+  const double shared_ar_s = Simulator(m, t, c).evaluate(p).prediction.time.tp_comm_s;
+  EXPECT_NEAR(per_linear_ar_s - shared_ar_s, 32 * 3 * all_reduce_seconds(2, act_bytes, link), 1e-12);
+}
+
 // llama-tiny's step time on c with its first collective entry's hidden_fraction set to h (-1:
 // none measured).
 double llama_tiny_step(ClusterSpec c, const TrainingSpec& t, const Plan& p, double h) {
