@@ -91,6 +91,12 @@ void add_setup_options(CLI::App* cmd, SetupOptions* o) {
                   "own input, one collective per Linear: KempnerForge)")
       ->check(CLI::IsMember(tp_input_gather_names()))
       ->capture_default_str();
+  cmd->add_option("--selective-ac", o->selective_ac,
+                  "What --ac selective keeps: keep-matmuls (every matmul and attention output; norms and "
+                  "elementwise ops recomputed) or torchtitan-op (torchtitan's op-level policy: every second "
+                  "matmul of a block recomputed too)")
+      ->check(CLI::IsMember(selective_ac_names()))
+      ->capture_default_str();
 }
 
 CLI::Option* add_output_option(CLI::App* cmd, std::string* path, const std::string& help) {
@@ -170,6 +176,7 @@ Setup resolve_setup(const SetupOptions& o, bool need_world) {
   s.training.tp_plan.loss_parallel = o.loss_parallel == "on";
   s.training.tp_plan.shard_embedding = o.shard_embedding == "on";
   s.training.tp_plan.gather_per_linear = o.tp_input_gather == "per-linear";
+  s.training.selective_ac = selective_ac_from_string(o.selective_ac, "--selective-ac", "");
   if (!s.cluster.device.bf16 && s.training.precision != Precision::fp32) {
     const std::string why = "'" + s.cluster.device.name + "' has no bfloat16";
     if (!o.precision.empty())

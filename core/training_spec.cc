@@ -21,6 +21,10 @@ const std::vector<std::string>& tp_input_gather_names() {
   static const std::vector<std::string> v{"shared", "per-linear"};
   return v;
 }
+const std::vector<std::string>& selective_ac_names() {
+  static const std::vector<std::string> v{"keep-matmuls", "torchtitan-op"};
+  return v;
+}
 const std::vector<std::string>& ac_names() {
   static const std::vector<std::string> v{"none", "selective", "full"};
   return v;
@@ -54,6 +58,10 @@ ReduceDtype reduce_dtype_from_string(const std::string& s, const std::string& w,
 }
 LossDtype loss_dtype_from_string(const std::string& s, const std::string& w, const std::string& f) {
   return pick<LossDtype>(s, loss_dtype_names(), w, f);
+}
+std::string to_string(SelectiveAc s) { return selective_ac_names()[static_cast<int>(s)]; }
+SelectiveAc selective_ac_from_string(const std::string& s, const std::string& w, const std::string& f) {
+  return pick<SelectiveAc>(s, selective_ac_names(), w, f);
 }
 ActivationCheckpointing ac_from_string(const std::string& s, const std::string& w, const std::string& f) {
   return pick<ActivationCheckpointing>(s, ac_names(), w, f);
@@ -90,13 +98,14 @@ Json training_to_json(const TrainingSpec& t) {
   if (!t.tp_plan.loss_parallel) j["loss_parallel"] = false;
   if (!t.tp_plan.shard_embedding) j["shard_embedding"] = false;
   if (t.tp_plan.gather_per_linear) j["tp_input_gather"] = "per-linear";
+  if (t.selective_ac != SelectiveAc::keep_matmuls) j["selective_ac"] = to_string(t.selective_ac);
   return j;
 }
 
 TrainingSpec training_from_json(const JsonReader& r) {
   r.reject_unknown_keys(
       {"seq_len", "global_batch", "precision", "reduce_dtype", "loss_dtype", "loss_parallel", "shard_embedding",
-       "tp_input_gather", "compiled"});
+       "tp_input_gather", "selective_ac", "compiled"});
   TrainingSpec t;
   t.seq_len = r.get_int_in("seq_len", 1, limits::kMaxSeqLen);
   t.global_batch = r.get_int_in("global_batch", 1, limits::kMaxBatch);
@@ -109,6 +118,8 @@ TrainingSpec training_from_json(const JsonReader& r) {
   t.tp_plan.loss_parallel = r.get_bool("loss_parallel", true);
   t.tp_plan.shard_embedding = r.get_bool("shard_embedding", true);
   t.tp_plan.gather_per_linear = r.get_enum("tp_input_gather", tp_input_gather_names(), "shared") == "per-linear";
+  t.selective_ac = selective_ac_from_string(r.get_enum("selective_ac", selective_ac_names(), "keep-matmuls"), r.file(),
+                                            r.field_path("selective_ac"));
   t.compiled = r.get_bool("compiled", false);
   return t;
 }

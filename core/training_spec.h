@@ -37,6 +37,14 @@ enum class ActivationCheckpointing {
   full,       // only each block's input kept, the block recomputed in backward
 };
 
+// What `ac = selective` keeps (the framework's policy, not searched).
+enum class SelectiveAc {
+  keep_matmuls,   // every matmul and attention output kept, norms and elementwise ops recomputed
+                  // (the executor's, Megatron-like)
+  torchtitan_op,  // torchtitan's op-level policy: mm, SDPA and reduce-scatter outputs saved
+                  // except every second mm of a block (wk, wo, w3 recomputed), the rest recomputed
+};
+
 enum class GradSync {
   every_micro_batch,  // reduce-scatter after every micro-batch's backward
   last_micro_batch,   // no_sync for all but the last: unsharded grads stay allocated in between
@@ -48,6 +56,7 @@ struct TrainingSpec {
   Precision precision = Precision::bf16_mixed;
   ReduceDtype reduce_dtype = ReduceDtype::automatic;
   LossDtype loss_dtype = LossDtype::fp32;
+  SelectiveAc selective_ac = SelectiveAc::keep_matmuls;
   // The vocabulary ends of the TP plan (the framework's choice, not searched).
   TpPlanOptions tp_plan;
   // torch.compile fuses RMSNorm and the elementwise ops (fewer saved tensors, fewer passes over
@@ -79,7 +88,10 @@ std::string to_string(GradSync g);
 const std::vector<std::string>& precision_names();
 const std::vector<std::string>& reduce_dtype_names();  // "auto", "fp32", "bf16"
 const std::vector<std::string>& loss_dtype_names();    // "fp32", "compute"
-const std::vector<std::string>& tp_input_gather_names();  // "shared", "per-linear" (TpPlanOptions)
+const std::vector<std::string>& tp_input_gather_names();
+const std::vector<std::string>& selective_ac_names();  // "keep-matmuls", "torchtitan-op"
+std::string to_string(SelectiveAc s);
+SelectiveAc selective_ac_from_string(const std::string& s, const std::string& where, const std::string& field);  // "shared", "per-linear" (TpPlanOptions)
 const std::vector<std::string>& ac_names();
 const std::vector<std::string>& grad_sync_names();
 Precision precision_from_string(const std::string& s, const std::string& where, const std::string& field);

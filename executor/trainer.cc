@@ -56,6 +56,10 @@ void validate_train_config(const TrainConfig& c, int64_t world, const std::strin
     throw InputError(where, "training.loss_dtype",
                      "'" + to_string(c.training.loss_dtype) + "': the executor computes the loss on fp32 logits only; "
                      "allowed: fp32");
+  if (c.training.selective_ac != SelectiveAc::keep_matmuls && p.ac == ActivationCheckpointing::selective)
+    throw InputError(where, "training.selective_ac",
+                     "'" + to_string(c.training.selective_ac) +
+                         "': the executor's selective checkpointing keeps every matmul output; allowed: keep-matmuls");
   if (c.training.tp_plan.gather_per_linear)
     throw InputError(where, "training.tp_input_gather",
                      "'per-linear': the executor gathers a sub-layer's input once for its colwise Linears; "

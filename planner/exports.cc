@@ -51,6 +51,9 @@ std::vector<std::string> torchtitan_warnings(const Plan& p, const TrainingSpec& 
   if (t.tp_plan.gather_per_linear && p.tp > 1)
     w.push_back("tp_input_gather=per-linear cannot be expressed: torchtitan gathers a sub-layer's input once "
                 "(PrepareModuleInput), so the run has fewer TP collectives than were priced");
+  if (p.ac == ActivationCheckpointing::selective && t.selective_ac == SelectiveAc::keep_matmuls)
+    w.push_back("selective_ac=keep-matmuls cannot be expressed: torchtitan's op-level selective AC also recomputes "
+                "every second matmul of a block (price it with --selective-ac torchtitan-op)");
   if (reduces_in_bf16(t))
     w.push_back("reduce dtype bf16 cannot be expressed: training.mixed_precision_reduce accepts only \"float32\"");
   if (t.precision == Precision::bf16_mixed && p.dp == 1 && p.tp > 1)
@@ -90,8 +93,9 @@ Export torchtitan_toml_export(const Plan& p, const TrainingSpec& t, const ModelS
      << "mixed_precision_reduce = \"float32\"\n"
      << "\n[activation_checkpoint]\n"
      << "mode = \"" << to_string(p.ac) << "\"\n";
-  // planner's selective keeps matmul and attention outputs and recomputes the rest: torchtitan's
-  // op-level policy, not its default layer-level one (selective_ac_option = "2": every 2nd layer).
+  // selective is torchtitan's op-level policy (not its layer-level one, selective_ac_option = "2":
+  // every 2nd layer), which planner prices with --selective-ac torchtitan-op (the default,
+  // keep-matmuls, is warned about above).
   if (p.ac == ActivationCheckpointing::selective) os << "selective_ac_option = \"op\"\n";
   os << "\n[compile]\n"
      << "enable = " << toml_bool(t.compiled) << "\n";
@@ -152,6 +156,9 @@ Export lightning_export(const Plan& p, const TrainingSpec& t, const ModelSpec& m
   if (t.tp_plan.gather_per_linear && p.tp > 1)
     e.warnings.push_back("tp_input_gather=per-linear: the script gathers a sub-layer's input once (PrepareModuleInput), "
                          "so the run has fewer TP collectives than were priced");
+  if (p.ac == ActivationCheckpointing::selective && t.selective_ac == SelectiveAc::torchtitan_op)
+    e.warnings.push_back("selective_ac=torchtitan-op: the script's selective AC keeps every matmul output "
+                         "(keep-matmuls), so it recomputes less and saves more than was priced");
   std::ostringstream os;
   os << "# " << kLightning << "\n" << header_comment(p, t, "#");
   os << "# Run on each of the " << num_nodes << " node(s): python train.py (Lightning starts " << gpus_per_node

@@ -61,11 +61,11 @@ ASSUMPTIONS = {
                       "the same runtime reserve, 1 GiB, and allocator fragmentation, 0.05; only the "
                       "capacity, i.e. feasibility, depends on it)",
     "node-size": "the row's nodes hold another number of GPUs than the preset's: a cluster file = the preset as "
-                 "planner prints it with the row's gpus_per_node; the preset's inter-node bandwidth per "
-                 "GPU is kept (one NIC per GPU; the row does not say per node or per GPU)",
-    "op-sac": "torchtitan op-level selective AC saves every other matmul output and the attention "
-              "output; planner's --ac selective keeps every matmul and attention output and "
-              "recomputes norms and elementwise ops",
+                 "planner prints it with the row's gpus_per_node (its inter-node bandwidth per GPU kept unless "
+                 "kf-nics says otherwise)",
+    "op-sac": "torchtitan's op-level selective AC (its _save_list and _custom_policy: mm, SDPA and "
+              "reduce-scatter outputs saved except every second mm of a block, the rest recomputed): "
+              "--selective-ac torchtitan-op",
     "op-level-assumed": "the source does not state torchtitan's selective AC mode: op-level, as the row "
                         "notes assume",
     "reduce-fp32": "the run stores params, grads and AdamW states in bf16 but reduce-scatters in fp32 "
@@ -426,6 +426,8 @@ def decide(row, preset_gpn):
         extra += ["--shard-embedding", "off", "--tp-input-gather", "per-linear"]
     if "kf-loss" in row.assumptions:
         extra += ["--loss-dtype", "compute"]
+    if "op-sac" in row.assumptions:
+        extra += ["--selective-ac", "torchtitan-op"]
     grad_sync = "last" if re.search(r"set_requires_gradient_sync\(False\)", r["notes"]) else "every"
     row.model_json = {
         "name": r["model"], "kind": "llama", "dim": ints["hidden"], "ffn_hidden": ints["ffn_hidden"],

@@ -11,8 +11,8 @@ bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride) {
   return size * stride > c.gpus_per_node;
 }
 
-const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride, LinkSpec* scratch) {
-  if (group_crosses_nodes(c, size, stride)) return c.inter_node;
+// The link of a group inside one node: the intra-node link, or on a mesh fabric the group's share.
+static const LinkSpec& node_link(const ClusterSpec& c, int64_t size, LinkSpec* scratch) {
   if (c.intra_node_fabric != "mesh" || size >= c.gpus_per_node || c.gpus_per_node < 2) return c.intra_node;
   // Each GPU's links are split evenly over its gpus_per_node - 1 peers; NCCL's rings over the
   // group use the links to the group's other size - 1 members (docs/cost-model.md, "Collectives").
@@ -20,6 +20,30 @@ const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride, L
   scratch->efficiency = c.intra_node.efficiency;
   scratch->bw_Bps = c.intra_node.bw_Bps * static_cast<double>(std::max<int64_t>(size - 1, 1)) /
                     static_cast<double>(c.gpus_per_node - 1);
+  return *scratch;
+}
+
+int64_t group_members_per_node(const ClusterSpec& c, int64_t size, int64_t stride) {
+  return std::clamp<int64_t>(c.gpus_per_node / std::max<int64_t>(stride, 1), 1, std::max<int64_t>(size, 1));
+}
+
+const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride, LinkSpec* scratch) {
+  if (!group_crosses_nodes(c, size, stride)) return node_link(c, size, scratch);
+  // A ring over a group that spans nodes crosses each node boundary once per channel, and NCCL
+  // spreads its channels over the NICs of the group's k members in the node: every byte of the
+  // ring leaves the node once, through k NICs' share of the node's bandwidth, while each member
+  // forwards the intra-node hops over NVLink. Per member: B = min(k * B_inter, B_intra(k))
+  // (docs/cost-model.md, "Layout of ranks and links"). k = 1 (one member per node, e.g. the DP
+  // groups of a TP group that fills the node) is the inter-node link itself.
+  const int64_t k = group_members_per_node(c, size, stride);
+  if (k <= 1) return c.inter_node;
+  LinkSpec intra_scratch;
+  const LinkSpec& intra = node_link(c, k, &intra_scratch);
+  const double effective_Bps =
+      std::min(static_cast<double>(k) * c.inter_node.effective_bw_Bps(), intra.effective_bw_Bps());
+  scratch->latency_s = c.inter_node.latency_s;
+  scratch->efficiency = c.inter_node.efficiency;
+  scratch->bw_Bps = effective_Bps / scratch->efficiency;
   return *scratch;
 }
 

@@ -12,13 +12,17 @@ namespace planner {
 
 // The link a group's collectives cross. Group members are ranks base + i * stride (i < size):
 // TP groups are consecutive ranks (stride 1), DP groups stride tp (Lightning's mesh layout).
-// Inside one node: cluster.intra_node. Spanning nodes: cluster.inter_node, whose bandwidth is the
-// per-GPU share of the node's NICs (all ranks of a node run their DP collectives at once).
-// On a node whose GPUs are meshed by direct links (ClusterSpec::intra_node_fabric "mesh", HGX
-// 4-GPU boards), a group of k of the node's n GPUs uses only the links to its k - 1 peers:
-// intra_node's bandwidth times (k - 1) / (n - 1), written into *scratch (its numbers only).
+// Inside one node: cluster.intra_node. On a node whose GPUs are meshed by direct links
+// (ClusterSpec::intra_node_fabric "mesh", HGX 4-GPU boards), a group of k of the node's n GPUs
+// uses only the links to its k - 1 peers: intra_node's bandwidth times (k - 1) / (n - 1).
+// Spanning nodes with k members in each node: cluster.inter_node (the per-GPU share of the node's
+// NICs; all ranks of a node run their DP collectives at once) when k = 1; else the ring leaves
+// each node through its k members' NICs, min(k * inter_node, the k members' intra-node link).
+// A computed link is written into *scratch (its numbers only).
 const LinkSpec& group_link(const ClusterSpec& c, int64_t size, int64_t stride, LinkSpec* scratch);
 bool group_crosses_nodes(const ClusterSpec& c, int64_t size, int64_t stride);
+// Members of a group of `size` ranks `stride` apart in one node: gpus_per_node / stride, within [1, size].
+int64_t group_members_per_node(const ClusterSpec& c, int64_t size, int64_t stride);
 
 enum class CollectiveKind { all_gather, reduce_scatter, all_reduce, all_to_all };
 const char* to_string(CollectiveKind k);  // "all_gather", ... (the names of calibrated table entries)

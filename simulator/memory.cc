@@ -8,8 +8,46 @@ namespace planner {
 // Norms: fused (torch.compile) saves the input and rstd; eager RMSNorm (torchtitan's
 // x.float() * rsqrt(mean(x^2) + eps), then .type_as(x) * weight) saves the fp32 input, rstd and
 // the normalized tensor in the compute dtype.
+// torchtitan's op-level selective AC (SelectiveAc::torchtitan_op; torchtitan's
+// _apply_ac_to_transformer_block, its _save_list and _custom_policy): inside a block the outputs of
+// mm, SDPA and reduce-scatter are saved, except every second mm counted in the block's order wq,
+// wk, wv, wo, w1, w3, w2 (wk, wo, w3); everything else is recomputed from the block's input. The
+// kept lines are those saved outputs; the others are what the block's backward recomputes.
+static ActTable torchtitan_op_sac_activations(const LocalDims& d, KernelFlavor k, bool fused_norms, bool copies) {
+  ActTable t;
+  const double c = d.c;
+  const double sp_div = d.h / d.hs;
+  t.add("block input (checkpoint)", c * d.hs, true);
+  if (!fused_norms) t.add("attention_norm input (fp32 copy, eager)", 4.0 * d.hs, false);
+  t.add("attention_norm rstd", 4.0 / sp_div, false);
+  t.add(copies ? "wq/wk/wv inputs (norm out, 3 all-gathered copies)" : "wq/wk/wv input (norm out)",
+        (copies ? 3.0 : 1.0) * c * d.h, false);
+  t.add("wq out (saved mm)", c * d.q, true);
+  t.add("wv out (saved mm)", c * d.kv, true);
+  t.add("q, k, v (rotated, expanded to all heads)", 3.0 * c * d.q, false);
+  if (k == KernelFlavor::fused) {
+    t.add("attention logsumexp (saved SDPA)", 4.0 * d.heads, true);
+  } else {
+    t.add("attention probabilities (softmax out)", c * d.heads * d.s, false);
+  }
+  t.add("attention out (saved SDPA, wo input)", c * d.q, true);
+  // wo's mm is recomputed; under SP its reduce-scatter's output is saved.
+  if (d.sp) t.add("wo reduce-scatter out (saved)", c * d.hs, true);
+  t.add("ffn_norm input (residual)", c * d.hs, false);
+  t.add("ffn_norm rstd", 4.0 / sp_div, false);
+  t.add(copies ? "w1/w3 inputs (norm out, 2 all-gathered copies)" : "w1/w3 input (norm out)",
+        (copies ? 2.0 : 1.0) * c * d.h, false);
+  t.add("w1 out (saved mm, silu input)", c * d.f, true);
+  t.add("w3 out, silu out, silu*w3", 3.0 * c * d.f, false);
+  t.add("w2 out (saved mm)", c * d.h, true);
+  if (d.sp) t.add("w2 reduce-scatter out (saved)", c * d.hs, true);
+  return t;
+}
+
 ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms,
-                           bool gather_per_linear) {
+                           bool gather_per_linear, SelectiveAc selective) {
+  if (m.kind == ModelKind::llama && selective == SelectiveAc::torchtitan_op)
+    return torchtitan_op_sac_activations(d, k, fused_norms, gather_per_linear && d.sp);
   ActTable t;
   // Under SP a shared PrepareModuleInput gathers a sub-layer's input once; per-Linear input layouts
   // gather (and save) one copy per colwise Linear: 3 for wq/wk/wv, 2 for w1/w3. Without SP the
@@ -118,8 +156,10 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     mem.comm_buffers_bytes = 0;
   }
 
+  // The selective policy's table only where it applies (its lines are those of selective AC).
+  const SelectiveAc policy = plan.ac == ActivationCheckpointing::selective ? training.selective_ac : SelectiveAc::keep_matmuls;
   const ActTable acts =
-      block_activations(model, d, runtime.kernels, training.compiled, training.tp_plan.gather_per_linear);
+      block_activations(model, d, runtime.kernels, training.compiled, training.tp_plan.gather_per_linear, policy);
   double kept_per_token = 0, recomputed_per_token = 0;
   for (int i = 0; i < acts.n; ++i) {
     const auto& it = acts.items[i];
@@ -352,10 +392,12 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
 }
 
 std::vector<ActivationLine> activation_lines(const ModelSpec& m, const Plan& p, const PlanShape& s, KernelFlavor k,
-                                             bool fused_norms, bool gather_per_linear, double* kept_bytes_per_layer) {
+                                             bool fused_norms, bool gather_per_linear, SelectiveAc selective,
+                                             double* kept_bytes_per_layer) {
   std::vector<ActivationLine> out;
   double kept_bytes = 0;
-  const ActTable acts = block_activations(m, s.d, k, fused_norms, gather_per_linear);
+  const SelectiveAc policy = p.ac == ActivationCheckpointing::selective ? selective : SelectiveAc::keep_matmuls;
+  const ActTable acts = block_activations(m, s.d, k, fused_norms, gather_per_linear, policy);
   const double T = s.tokens_d;
   if (p.ac == ActivationCheckpointing::full) {
     const double input = s.bytes.compute * (s.llama ? s.d.hs : s.d.h);

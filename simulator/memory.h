@@ -34,8 +34,10 @@ struct ActTable {
   void add(const char* name, double b, bool sel) { items[n++] = {name, b, sel}; }
 };
 // gather_per_linear (TpPlanOptions): under SP each colwise Linear saves its own all-gathered input.
+// selective: the policy whose lines and `selective_keep` flags to return (torchtitan's op-level
+// policy has its own table).
 ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms,
-                           bool gather_per_linear = false);
+                           bool gather_per_linear = false, SelectiveAc selective = SelectiveAc::keep_matmuls);
 
 // One tensor saved for backward, per layer, at this plan (for reports).
 struct ActivationLine {
@@ -46,7 +48,8 @@ struct ActivationLine {
 // The table of one block at this plan, with the full-checkpointing input line first when it
 // applies; *kept_bytes_per_layer: the kept lines times the micro-batch's tokens.
 std::vector<ActivationLine> activation_lines(const ModelSpec& m, const Plan& p, const PlanShape& s, KernelFlavor k,
-                                             bool fused_norms, bool gather_per_linear, double* kept_bytes_per_layer);
+                                             bool fused_norms, bool gather_per_linear, SelectiveAc selective,
+                                             double* kept_bytes_per_layer);
 
 // The memory lines of one plan and its peak (MemoryBreakdown::peak_allocated_bytes), plus the
 // allocator's reserve, the runtime's own reserve and the capacity.

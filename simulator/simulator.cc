@@ -206,7 +206,8 @@ SimulationDetail Simulator::detail(const Plan& plan) const {
   }
   const PlanShape ps = plan_shape(model_, training_, plan, shapes(plan.tp));
   out.activations = activation_lines(model_, plan, ps, runtime_.kernels, training_.compiled,
-                                     training_.tp_plan.gather_per_linear, &out.activation_bytes_per_layer);
+                                     training_.tp_plan.gather_per_linear, training_.selective_ac,
+                                     &out.activation_bytes_per_layer);
   return out;
 }
 

@@ -13,11 +13,14 @@ GemmTimes gemm_times(const ClusterSpec& cl, const ModelSpec& m, const BlockOps& 
   g.tp = tp;
   g.tokens = T;
   g.bytes_per_elt = cb;
+  int mm = 0;  // the matmul's place in the block's forward, from 1
   for (const LinearOp& l : ops.linears) {
     const TensorSpec w{l.module, ModuleType::linear, l.out_features, l.in_features, 1, true};
     LocalShape ls;
     tp_local_shape(w, tp_style_for(tp_plan, l.module), tp, &ls, nullptr);
-    g.block_fwd_s += linear_forward_seconds(cl, T, ls.rows, ls.cols, cb);
+    const double fwd_s = linear_forward_seconds(cl, T, ls.rows, ls.cols, cb);
+    if (++mm % 2 == 0) g.every_second_mm_fwd_s += fwd_s;
+    g.block_fwd_s += fwd_s;
     g.block_bwd_s += linear_backward_seconds(cl, T, ls.rows, ls.cols, cb, l.input_needs_grad);
   }
   if (m.kind == ModelKind::llama) {
@@ -92,6 +95,13 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_s = blk.fwd_s;
+    } else if (plan.ac == ActivationCheckpointing::selective &&
+               training.selective_ac == SelectiveAc::torchtitan_op) {
+      // torchtitan's op-level policy: everything but the saved mm / SDPA / reduce-scatter outputs
+      // runs again: the norms, RoPE on q and k, the residual add, silu and mul (memory bound) and
+      // the forward of every second matmul (wk, wo, w3).
+      blk.recompute_s = gt.every_second_mm_fwd_s +
+                        memory_bound_seconds(cl, 2.0 * norm_bytes + Td * c * (2.0 * (d.q + d.kv) + 2.0 * d.hs + 5.0 * d.f));
     } else if (plan.ac == ActivationCheckpointing::selective) {
       // Norms, silu and mul recomputed (memory bound).
       blk.recompute_s = memory_bound_seconds(cl, 2.0 * norm_bytes + Td * c * 5.0 * d.f);

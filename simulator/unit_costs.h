@@ -22,6 +22,9 @@ struct GemmTimes {
   int bytes_per_elt = 0;
   double block_fwd_s = 0, block_bwd_s = 0;  // all Linear layers of one block
   double head_fwd_s = 0, head_bwd_s = 0;    // output head (llama)
+  // Forward of the block's second, fourth and sixth matmul (wk, wo, w3): what torchtitan's
+  // op-level selective AC recomputes besides the elementwise ops.
+  double every_second_mm_fwd_s = 0;
 };
 GemmTimes gemm_times(const ClusterSpec& c, const ModelSpec& m, const BlockOps& ops, const std::vector<TpRule>& tp_plan,
                      int64_t tp, int64_t tokens, int bytes_per_elt);

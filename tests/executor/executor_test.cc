@@ -526,7 +526,9 @@ void expect_losses_within(const RunOutput& ref, const RunOutput& got, double tol
   const double d = max_rel_loss_diff(got, ref);
   std::printf("%s: largest relative loss difference %.3g (tolerance %.3g)\n", label.c_str(), d, tol);
   EXPECT_LE(d, tol) << label;
-  if (differs) EXPECT_GT(d, 0.0) << label << ": bitwise equal to fp32, so bf16 did not run";
+  if (differs) {
+    EXPECT_GT(d, 0.0) << label << ": bitwise equal to fp32, so bf16 did not run";
+  }
   EXPECT_LT(got.loss.back(), got.loss.front()) << label << ": the loss must move";
 }
 

@@ -289,9 +289,20 @@ bool has_warning(const Export& e, const std::string& part) {
 
 TEST(Exports, KnobsATargetCannotExpressAreNamed) {
   const auto cs = cases();
-  EXPECT_TRUE(torchtitan_toml_export(cs[0].plan, cs[0].training, cs[0].model).warnings.empty());
-  EXPECT_TRUE(torchtitan_python_export(cs[0].plan, cs[0].training, cs[0].model).warnings.empty());
+  // planner's default selective AC (keep-matmuls) is not torchtitan's op-level policy: named; with
+  // --selective-ac torchtitan-op the torchtitan exports say nothing and Lightning's script (which
+  // keeps every matmul) names it.
+  for (const Export& e : {torchtitan_toml_export(cs[0].plan, cs[0].training, cs[0].model),
+                          torchtitan_python_export(cs[0].plan, cs[0].training, cs[0].model)}) {
+    ASSERT_EQ(e.warnings.size(), 1u) << e.name;
+    EXPECT_TRUE(has_warning(e, "selective_ac=keep-matmuls cannot be expressed")) << e.name;
+  }
   EXPECT_TRUE(lightning_export(cs[0].plan, cs[0].training, cs[0].model, 8, 4).warnings.empty());
+  Case op = cs[0];
+  op.training.selective_ac = SelectiveAc::torchtitan_op;
+  EXPECT_TRUE(torchtitan_toml_export(op.plan, op.training, op.model).warnings.empty());
+  EXPECT_TRUE(torchtitan_python_export(op.plan, op.training, op.model).warnings.empty());
+  EXPECT_TRUE(has_warning(lightning_export(op.plan, op.training, op.model, 8, 4), "selective_ac=torchtitan-op"));
   // sp off: v0.2.2 has no switch, main has one; sync=last: neither.
   const Export t1 = torchtitan_toml_export(cs[1].plan, cs[1].training, cs[1].model);
   EXPECT_TRUE(has_warning(t1, "sequence_parallel=off")) << t1.text;

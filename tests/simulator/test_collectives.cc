@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "simulator/collectives.h"
 #include "simulator/runtime.h"
@@ -64,6 +66,30 @@ TEST(Collectives, GroupPlacement) {
   EXPECT_EQ(&group_link(c, 2, 4, &scratch), &c.intra_node);
 }
 
+// A ring over a group that spans nodes leaves each node once per channel, through the NICs of the
+// group's members there (NCCL spreads its channels over them), and forwards the other hops over
+// NVLink. DGX A100 nodes: 8 x HDR 200 Gb/s, 25 GB/s per GPU at efficiency 0.9 (22.5 GB/s); NVLink3
+// 300 GB/s at 0.8 (240 GB/s).
+TEST(Collectives, ARingAcrossNodesLeavesEachNodeThroughItsMembersNics) {
+  ClusterSpec c = resolve_cluster("a100-80gb-sxm");
+  c.num_nodes = 4;  // 32 GPUs
+  LinkSpec scratch;
+  // dp = 32 at tp = 1: 8 members a node, 8 NICs: min(8 x 22.5, 240) = 180 GB/s.
+  EXPECT_EQ(group_members_per_node(c, 32, 1), 8);
+  EXPECT_NEAR(group_link(c, 32, 1, &scratch).effective_bw_Bps(), 180e9, 1e-3);
+  // dp = 16 at tp = 2: 4 members a node (the other TP rank's group uses the other 4 NICs): 90 GB/s.
+  EXPECT_EQ(group_members_per_node(c, 16, 2), 4);
+  EXPECT_NEAR(group_link(c, 16, 2, &scratch).effective_bw_Bps(), 90e9, 1e-3);
+  // dp = 4 at tp = 8: one member a node, its own NIC: the inter-node link itself.
+  EXPECT_EQ(&group_link(c, 4, 8, &scratch), &c.inter_node);
+  // Eight NICs of HDR can outrun NVLink3 only if they are faster: with 50 GB/s NICs the ring is
+  // paced by NVLink, 240 GB/s.
+  c.inter_node.bw_Bps = 50e9;
+  EXPECT_NEAR(group_link(c, 32, 1, &scratch).effective_bw_Bps(), 240e9, 1e-3);
+  // An all-gather of 1 GB over the 32: 31 steps x 14 us + 31/32 x 1e9 B / 240e9 B/s.
+  EXPECT_NEAR(all_gather_seconds(32, 1e9, group_link(c, 32, 1, &scratch)), 31 * 14e-6 + 31.0 / 32 * 1e9 / 240e9, 1e-12);
+}
+
 // HGX 4-GPU board: 18 NVLink4 links per GPU (450 GB/s per direction), 6 to each of the 3 peers.
 // A pair reaches one peer's links, 150 GB/s; a group of all 4, every link, 450 GB/s.
 TEST(Collectives, MeshFabricGivesAGroupItsPeersLinks) {
@@ -102,9 +128,14 @@ TEST(Collectives, CalibratedEntryPerKindAndGroup) {
   EXPECT_EQ(&collective_link(c, CollectiveKind::reduce_scatter, 4, 1, &scratch), &c.intra_node);
   EXPECT_EQ(&collective_link(c, CollectiveKind::all_gather, 2, 1, &scratch), &c.intra_node);
   EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 2, 2, &scratch), &c.intra_node);
-  // A group that leaves the node never uses the table.
+  // A group that leaves the node never uses the table: 4 ranks 4 apart on 8-GPU nodes, 2 a node,
+  // leave each node through 2 NICs.
   c.num_nodes = 2;
-  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 4, 4, &scratch), &c.inter_node);
+  const LinkSpec& crossing = collective_link(c, CollectiveKind::all_reduce, 4, 4, &scratch);
+  EXPECT_NE(crossing.name, "ar4");
+  EXPECT_DOUBLE_EQ(crossing.effective_bw_Bps(),
+                   std::min(2 * c.inter_node.effective_bw_Bps(), c.intra_node.effective_bw_Bps()));
+  EXPECT_EQ(&collective_link(c, CollectiveKind::all_reduce, 2, 8, &scratch), &c.inter_node);  // 1 a node
 }
 
 TEST(Collectives, CalibratedEntriesAfterComputeAreInterpolated) {

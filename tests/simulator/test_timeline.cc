@@ -197,6 +197,30 @@ TEST(Timeline, PerLinearInputGathersPayOneCollectivePerColwiseLinear) {
   EXPECT_NEAR(per_linear_ar_s - shared_ar_s, 32 * 3 * all_reduce_seconds(2, act_bytes, link), 1e-12);
 }
 
+// What torchtitan's op-level selective AC recomputes beyond planner's own selective policy: the
+// forward of wk, wo and w3 (every second matmul) and RoPE and the residual add (memory bound:
+// 2 (q + kv) + 2 h elements a token). llama3-8b, 1024 tokens, 32 blocks, one H100, one micro-batch.
+TEST(Timeline, TorchtitanOpSelectiveAcRecomputesEverySecondMatmul) {
+  ClusterSpec c = resolve_cluster("h100-sxm");
+  c.gpus_per_node = 1;
+  TrainingSpec t;
+  t.seq_len = 1024;
+  t.global_batch = 1;
+  t.compiled = true;
+  Plan p;
+  p.ac = ActivationCheckpointing::selective;
+  const ModelSpec m = resolve_model("llama3-8b");
+  const double keep_s = Simulator(m, t, c).evaluate(p).prediction.time.recompute_s;
+  t.selective_ac = SelectiveAc::torchtitan_op;
+  const double op_s = Simulator(m, t, c).evaluate(p).prediction.time.recompute_s;
+  const double T = 1024;
+  const double per_block_s = linear_forward_seconds(c, 1024, 1024, 4096, 2) +   // wk
+                             linear_forward_seconds(c, 1024, 4096, 4096, 2) +   // wo
+                             linear_forward_seconds(c, 1024, 14336, 4096, 2) +  // w3
+                             memory_bound_seconds(c, T * 2 * (2.0 * (4096 + 1024) + 2.0 * 4096));
+  EXPECT_NEAR(op_s - keep_s, 32 * per_block_s, 1e-9);
+}
+
 // llama-tiny's step time on c with its first collective entry's hidden_fraction set to h (-1:
 // none measured).
 double llama_tiny_step(ClusterSpec c, const TrainingSpec& t, const Plan& p, double h) {
