@@ -14,6 +14,7 @@ Runtime make_runtime(RuntimeKind kind, const ClusterSpec& cluster) {
   r.composed_adamw = executor;
   r.eager_op_overhead = r.kernels == KernelFlavor::composed;
   r.fsdp_at_dp1 = executor;
+  r.complex_rope = !executor;
   return r;
 }
 

@@ -40,6 +40,10 @@ struct Runtime {
   // no unsharded gradient buffers (docs/cost-model.md, "Without FSDP (dp = 1)"). The executor
   // keeps its flat shard at dp = 1.
   bool fsdp_at_dp1 = false;
+  // RoPE as torchtitan's apply_rotary_emb runs it: q and k upcast to fp32, viewed as complex,
+  // multiplied by freqs_cis, cast back (eager: three passes). The executor rotates real halves by
+  // cos/sin tables in the compute dtype.
+  bool complex_rope = false;
 };
 
 // The runtime `kind` on `cluster`: kernels are composed on a CPU device and fused on a GPU.

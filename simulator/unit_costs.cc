@@ -72,9 +72,22 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
   };
 
   UnitTimes& blk = out.block;
-  // One RMSNorm's memory traffic: fused reads x and writes y; eager runs ~6 kernels (upcast,
-  // square, mean, rsqrt-multiply, downcast, weight multiply), each reading and writing the tensor.
-  const double norm_bytes = (training.compiled ? 2.0 : 8.0) * c * d.hs * Td;
+  // Memory traffic of the elementwise ops, bytes per element, each kernel's reads and writes
+  // counted (docs/cost-model.md, "Elementwise traffic, eager and compiled"). Compiled (fused): a
+  // norm or RoPE reads its input and writes its output, backward twice that. Eager RMSNorm
+  // (torchtitan's and the executor's: x.float(), pow, mean, x * rsqrt(...), .type_as(x), * weight):
+  // 2c + 20 forward and 5c + 52 backward, plus the fp32 upcast and the cast back (2c + 8) below
+  // fp32. Eager complex RoPE (fsdp2 runtimes): x.float() (c + 4), the complex multiply (8 + 4),
+  // .type_as (4 + c), the same again backward; the fp32 casts vanish at c = 4.
+  const bool eager = !training.compiled;
+  const double casts = cb < 4 ? 2.0 * c + 8.0 : 0.0;
+  const double norm_fwd_pe = eager ? 2.0 * c + 20.0 + casts : 2.0 * c;
+  const double norm_bwd_pe = eager ? 5.0 * c + 52.0 + casts : 4.0 * c;
+  const double rope_fwd_pe = eager && runtime.complex_rope ? 12.0 + casts : 2.0 * c;
+  const double rope_bwd_pe = eager && runtime.complex_rope ? 12.0 + casts : 4.0 * c;
+  const double norm_bytes = norm_fwd_pe * d.hs * Td;      // one norm's forward
+  const double norm_bwd_bytes = norm_bwd_pe * d.hs * Td;  // one norm's backward
+  const double rope_bytes = rope_fwd_pe * (d.q + d.kv) * Td, rope_bwd_bytes = rope_bwd_pe * (d.q + d.kv) * Td;
   if (llama) {
     blk.fwd_s += gt.block_fwd_s;
     blk.bwd_s += gt.block_bwd_s;
@@ -89,10 +102,11 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
       blk.fwd_s += attention_seconds(cl, attn_fwd_flops, cb) + memory_bound_seconds(cl, 4.0 * c * scores);
       blk.bwd_s += attention_seconds(cl, 2.0 * attn_fwd_flops, cb) + memory_bound_seconds(cl, 4.0 * c * scores);
     }
-    // Elementwise: 2 norms, rope on q and k, 2 residual adds, silu and mul; backward ~2x.
-    const double elem = 2.0 * norm_bytes + Td * c * (2.0 * (d.q + d.kv) + 6.0 * d.hs + 5.0 * d.f);
-    blk.fwd_s += memory_bound_seconds(cl, elem);
-    blk.bwd_s += memory_bound_seconds(cl, 2.0 * elem);
+    // Elementwise: 2 norms, RoPE on q and k, 2 residual adds (3 accesses each), silu and mul
+    // (5 accesses of f); the adds, silu and mul cost twice as much backward.
+    const double other = Td * c * (6.0 * d.hs + 5.0 * d.f);
+    blk.fwd_s += memory_bound_seconds(cl, 2.0 * norm_bytes + rope_bytes + other);
+    blk.bwd_s += memory_bound_seconds(cl, 2.0 * norm_bwd_bytes + rope_bwd_bytes + 2.0 * other);
     if (plan.ac == ActivationCheckpointing::full) {
       blk.recompute_s = blk.fwd_s;
     } else if (plan.ac == ActivationCheckpointing::selective &&
@@ -101,7 +115,7 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
       // runs again: the norms, RoPE on q and k, the residual add, silu and mul (memory bound) and
       // the forward of every second matmul (wk, wo, w3).
       blk.recompute_s = gt.every_second_mm_fwd_s +
-                        memory_bound_seconds(cl, 2.0 * norm_bytes + Td * c * (2.0 * (d.q + d.kv) + 2.0 * d.hs + 5.0 * d.f));
+                        memory_bound_seconds(cl, 2.0 * norm_bytes + rope_bytes + Td * c * (2.0 * d.hs + 5.0 * d.f));
     } else if (plan.ac == ActivationCheckpointing::selective) {
       // Norms, silu and mul recomputed (memory bound).
       blk.recompute_s = memory_bound_seconds(cl, 2.0 * norm_bytes + Td * c * 5.0 * d.f);
@@ -135,7 +149,7 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     const double logits_elems = Td * v_logits;
     post.fwd_s = memory_bound_seconds(cl, norm_bytes) + gt.head_fwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 16.0));
-    post.bwd_s = memory_bound_seconds(cl, 2.0 * norm_bytes) + gt.head_bwd_s +
+    post.bwd_s = memory_bound_seconds(cl, norm_bwd_bytes) + gt.head_bwd_s +
                  memory_bound_seconds(cl, logits_elems * (c + 8.0));
   } else {
     post.fwd_s = memory_bound_seconds(cl, 3.0 * act_bytes);
