@@ -288,12 +288,13 @@ std::string describe_setup(const Simulator& sim) {
 static std::string candidate_row(const Candidate& c) {
   const auto& p = c.plan;
   char buf[300];
-  std::snprintf(buf, sizeof buf, "%4lld %4lld %4lld %-9s %-3s %-7s %-5s %5lld %11.4g %9.1f %6.1f%% %10s\n",
+  std::snprintf(buf, sizeof buf, "%4lld %4lld %4lld %-9s %-3s %-7s %-5s %5lld %11.4g %9.1f %6.1f%% %10s%s\n",
                 (long long)p.dp, (long long)p.tp, (long long)p.micro_batch, to_string(p.ac).c_str(),
                 p.sequence_parallel ? "on" : "off", p.reshard_after_forward ? "on" : "off",
                 to_string(p.grad_sync).c_str(), (long long)c.prediction.time.grad_accum,
                 c.prediction.throughput.tokens_per_s, c.prediction.throughput.model_tflops_per_gpu,
-                100.0 * c.prediction.throughput.mfu, format_bytes_gib(c.prediction.memory.total_bytes()).c_str());
+                100.0 * c.prediction.throughput.mfu, format_bytes_gib(c.prediction.memory.total_bytes()).c_str(),
+                c.prediction.memory.tight() ? " TIGHT (fits without the allocator reserve only)" : "");
   return buf;
 }
 
