@@ -359,10 +359,11 @@ std::string suggest_table(const SuggestResult& r, const SuggestGoal& goal) {
                     p.why_none.c_str());
     } else {
       const std::string cost = goal.price_per_gpu_hour > 0 ? fmt("%.0f", p.cost) : "-";
-      std::snprintf(buf, sizeof buf, "%s%5lld %5lld  %-50s %10.4g %5.1f%% %8.2f %11.0f %11s %7.1f%%\n", mark,
+      std::snprintf(buf, sizeof buf, "%s%5lld %5lld  %-50s %10.4g %5.1f%% %8.2f %11.0f %11s %7.1f%%%s\n", mark,
                     (long long)p.nodes, (long long)p.gpus, plan_label(p.best->plan).c_str(),
                     p.best->prediction.throughput.tokens_per_s, 100.0 * p.best->prediction.throughput.mfu, p.days,
-                    p.gpu_hours, cost.c_str(), 100.0 * p.scaling_efficiency);
+                    p.gpu_hours, cost.c_str(), 100.0 * p.scaling_efficiency,
+                    p.best->prediction.memory.tight() ? "  TIGHT (fits without the allocator reserve only)" : "");
     }
     os << buf;
   }
