@@ -94,8 +94,9 @@ ASSUMPTIONS = {
     "kf-nics": "KempnerForge's 4-GPU H200 nodes (Kempner cluster, kempner_h200 partition, non-blocking "
                "NDR 400 Gb/s InfiniBand) are priced with two 400 Gb/s NICs per node, 25 GB/s per GPU. No source "
                "states the NIC count. It is the only whole NIC count the inter-node rows agree with: one NIC per "
-               "GPU (50 GB/s) puts the 8 inter-node KF rows at +3..+45%, one NIC per node (12.5 GB/s) at "
-               "-7..-47% (docs/published-scorecard.md, \"Inter-node bandwidth of the KF rows\")",
+               "GPU (50 GB/s) puts the 7 inter-node TP rows at +4.9..+45.2%, one NIC per node (12.5 GB/s) at "
+               "-6.3..-47.2%, two at -2.2..+10.1% (docs/published-scorecard.md, \"Inter-node bandwidth of the "
+               "KF rows\")",
     "kf-loss": "KempnerForge's loss (kempnerforge/training/loss.py cross_entropy, model/embedding.py "
                "OutputHead, training/loop.py text_step, read at later commits than the rows') is "
                "F.cross_entropy on the output head's bf16 logits, with no .float() and the logits kept by the "
