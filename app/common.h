@@ -24,8 +24,8 @@ struct SetupOptions {
   std::string loss_dtype = "fp32";      // the cross-entropy's dtype: fp32 (logits.float()) or compute
   std::string loss_parallel = "on";    // on: vocab-sharded logits and loss; off: logits gathered
   std::string shard_embedding = "on";  // on: vocab-sharded embedding; off: replicated over TP
-  std::string tp_input_gather = "shared";
-  std::string selective_ac = "keep-matmuls";  // what --ac selective keeps: keep-matmuls or torchtitan-op  // shared: one gather per sub-layer; per-linear: one per colwise Linear
+  std::string tp_input_gather = "shared";      // shared: one gather per sub-layer; per-linear: one per colwise Linear
+  std::string selective_ac = "keep-matmuls";  // what --ac selective keeps: keep-matmuls or torchtitan-op
   bool quiet = false;                  // no notes on stderr
 };
 

@@ -88,10 +88,10 @@ std::string to_string(GradSync g);
 const std::vector<std::string>& precision_names();
 const std::vector<std::string>& reduce_dtype_names();  // "auto", "fp32", "bf16"
 const std::vector<std::string>& loss_dtype_names();    // "fp32", "compute"
-const std::vector<std::string>& tp_input_gather_names();
-const std::vector<std::string>& selective_ac_names();  // "keep-matmuls", "torchtitan-op"
+const std::vector<std::string>& tp_input_gather_names();  // "shared", "per-linear" (TpPlanOptions)
+const std::vector<std::string>& selective_ac_names();     // "keep-matmuls", "torchtitan-op"
 std::string to_string(SelectiveAc s);
-SelectiveAc selective_ac_from_string(const std::string& s, const std::string& where, const std::string& field);  // "shared", "per-linear" (TpPlanOptions)
+SelectiveAc selective_ac_from_string(const std::string& s, const std::string& where, const std::string& field);
 const std::vector<std::string>& ac_names();
 const std::vector<std::string>& grad_sync_names();
 Precision precision_from_string(const std::string& s, const std::string& where, const std::string& field);
