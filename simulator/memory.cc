@@ -5,9 +5,6 @@
 
 namespace planner {
 
-// Norms: fused (torch.compile) saves the input and rstd; eager RMSNorm (torchtitan's
-// x.float() * rsqrt(mean(x^2) + eps), then .type_as(x) * weight) saves the fp32 input, rstd and
-// the normalized tensor in the compute dtype.
 // torchtitan's op-level selective AC (SelectiveAc::torchtitan_op; torchtitan's
 // _apply_ac_to_transformer_block, its _save_list and _custom_policy): inside a block the outputs of
 // mm, SDPA and reduce-scatter are saved, except every second mm counted in the block's order wq,
@@ -44,9 +41,14 @@ static ActTable torchtitan_op_sac_activations(const LocalDims& d, KernelFlavor k
   return t;
 }
 
+// Norms: fused (torch.compile) saves the input and rstd; eager RMSNorm (torchtitan's
+// x.float() * rsqrt(mean(x^2) + eps), then .type_as(x) * weight) saves the fp32 input, rstd and
+// the normalized tensor in the compute dtype.
 ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms,
-                           bool gather_per_linear, SelectiveAc selective) {
-  if (m.kind == ModelKind::llama && selective == SelectiveAc::torchtitan_op)
+                           bool gather_per_linear, ActivationCheckpointing ac, SelectiveAc selective) {
+  // torchtitan's op-level policy has its own lines; they are those of selective AC only.
+  if (m.kind == ModelKind::llama && ac == ActivationCheckpointing::selective &&
+      selective == SelectiveAc::torchtitan_op)
     return torchtitan_op_sac_activations(d, k, fused_norms, gather_per_linear && d.sp);
   ActTable t;
   // Under SP a shared PrepareModuleInput gathers a sub-layer's input once; per-Linear input layouts
@@ -156,10 +158,8 @@ MemoryBreakdown predict_memory(const ModelSpec& model, const TrainingSpec& train
     mem.comm_buffers_bytes = 0;
   }
 
-  // The selective policy's table only where it applies (its lines are those of selective AC).
-  const SelectiveAc policy = plan.ac == ActivationCheckpointing::selective ? training.selective_ac : SelectiveAc::keep_matmuls;
-  const ActTable acts =
-      block_activations(model, d, runtime.kernels, training.compiled, training.tp_plan.gather_per_linear, policy);
+  const ActTable acts = block_activations(model, d, runtime.kernels, training.compiled,
+                                         training.tp_plan.gather_per_linear, plan.ac, training.selective_ac);
   double kept_per_token = 0, recomputed_per_token = 0;
   for (int i = 0; i < acts.n; ++i) {
     const auto& it = acts.items[i];
@@ -396,8 +396,7 @@ std::vector<ActivationLine> activation_lines(const ModelSpec& m, const Plan& p, 
                                              double* kept_bytes_per_layer) {
   std::vector<ActivationLine> out;
   double kept_bytes = 0;
-  const SelectiveAc policy = p.ac == ActivationCheckpointing::selective ? selective : SelectiveAc::keep_matmuls;
-  const ActTable acts = block_activations(m, s.d, k, fused_norms, gather_per_linear, policy);
+  const ActTable acts = block_activations(m, s.d, k, fused_norms, gather_per_linear, p.ac, selective);
   const double T = s.tokens_d;
   if (p.ac == ActivationCheckpointing::full) {
     const double input = s.bytes.compute * (s.llama ? s.d.hs : s.d.h);

@@ -34,10 +34,10 @@ struct ActTable {
   void add(const char* name, double b, bool sel) { items[n++] = {name, b, sel}; }
 };
 // gather_per_linear (TpPlanOptions): under SP each colwise Linear saves its own all-gathered input.
-// selective: the policy whose lines and `selective_keep` flags to return (torchtitan's op-level
-// policy has its own table).
+// ac, selective: under selective AC with torchtitan's op-level policy the table is that policy's
+// own (its lines and `selective_keep` flags); otherwise the lines of one block.
 ActTable block_activations(const ModelSpec& m, const LocalDims& d, KernelFlavor k, bool fused_norms,
-                           bool gather_per_linear = false, SelectiveAc selective = SelectiveAc::keep_matmuls);
+                           bool gather_per_linear, ActivationCheckpointing ac, SelectiveAc selective);
 
 // One tensor saved for backward, per layer, at this plan (for reports).
 struct ActivationLine {
