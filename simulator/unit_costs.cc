@@ -223,21 +223,20 @@ UnitCosts unit_costs(const ModelSpec& model, const TrainingSpec& training, const
     // reduce-scatter under SP, or the rowwise output's all-reduce without. Backward: the mirror:
     // the rowwise output gradient's all-gather and the colwise input gradients' reduce-scatters
     // under SP, or the colwise input gradients' all-reduces without.
-    auto sub_fwd = [&](double g, double gap) {
-      return sp ? g * tp_all_gather(act_bytes, 0.0) + tp_reduce_scatter(act_bytes, gap) : tp_all_reduce(act_ar_bytes, gap);
-    };
-    auto sub_bwd = [&](double g, double gap) {
-      return sp ? tp_all_gather(act_bytes, 0.0) + g * tp_reduce_scatter(act_bytes, gap) : g * tp_all_reduce(act_ar_bytes, gap);
-    };
-    blk.fwd_tp_s = sub_fwd(g_attn, fwd_gap) + sub_fwd(g_ffn, fwd_gap);
+    // Each collective is priced once; the two sub-layers' counts multiply it.
+    const double gathers = g_attn + g_ffn;  // colwise input gathers a block
     // Under SP each TP rank normalizes only its tokens: the two norm weights' gradients are
     // partial sums, all-reduced over the TP group (h elements each).
-    blk.bwd_tp_s = sub_bwd(g_attn, bwd_gap) + sub_bwd(g_ffn, bwd_gap) + (sp ? 2.0 * tp_all_reduce(d.h * ar_c, 0.0) : 0.0);
-    if (plan.ac == ActivationCheckpointing::full) {
-      blk.recompute_tp_s = blk.fwd_tp_s;
-    } else if (plan.ac == ActivationCheckpointing::selective) {
-      blk.recompute_tp_s = sp ? (g_attn + g_ffn) * tp_all_gather(act_bytes, 0.0) : 0.0;  // the norm outputs again
+    if (sp) {
+      const double ag_s = tp_all_gather(act_bytes, 0.0);
+      blk.fwd_tp_s = gathers * ag_s + 2.0 * tp_reduce_scatter(act_bytes, fwd_gap);
+      blk.bwd_tp_s = 2.0 * ag_s + gathers * tp_reduce_scatter(act_bytes, bwd_gap) + 2.0 * tp_all_reduce(d.h * ar_c, 0.0);
+      if (plan.ac == ActivationCheckpointing::selective) blk.recompute_tp_s = gathers * ag_s;  // the norm outputs again
+    } else {
+      blk.fwd_tp_s = 2.0 * tp_all_reduce(act_ar_bytes, fwd_gap);
+      blk.bwd_tp_s = gathers * tp_all_reduce(act_ar_bytes, bwd_gap);
     }
+    if (plan.ac == ActivationCheckpointing::full) blk.recompute_tp_s = blk.fwd_tp_s;
     // A vocab-sharded embedding's output is a partial sum over the TP group; a replicated one is
     // whole on every rank (under SP each keeps its slice of the sequence: no collective).
     pre.fwd_tp_s = tp > 1 && training.tp_plan.shard_embedding
