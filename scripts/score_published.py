@@ -16,6 +16,7 @@ planner error. Standard library only. docs/published-scorecard.md explains every
 """
 import argparse
 import concurrent.futures
+import copy
 import csv
 import hashlib
 import json
@@ -524,7 +525,7 @@ def score(planner, csv_path, work_dir):
         cluster_path = None
         if row.cluster_derive:
             preset, g, mesh, nic_GBps = row.cluster_derive
-            c = json.loads(json.dumps(preset_json[preset]))  # a deep copy: inter_node may change
+            c = copy.deepcopy(preset_json[preset])  # inter_node may change
             c["gpus_per_node"] = g
             c["name"] = "%s, %d GPUs per node" % (preset, g)
             if mesh:
